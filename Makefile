@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make book   create .venv, install, build and execute the whole book into _build/html
+#   make test   the same install, the package tests, the strict book build, and nbval on the executed notebooks
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Warnings are errors (-W), references are checked (-n), and every problem is listed before failing (--keep-going).
+JB_FLAGS := -W -n --keep-going
+# Executed notebooks that the build writes and nbval re-runs.
+EXECUTED := _build/jupyter_execute/chapters
+# A change in the package must re-execute the chapters that import it: the execution cache is keyed on the
+# notebooks alone, so it is dropped whenever the package's sources change.
+CODE_HASH = $(shell cat code/pyproject.toml $$(find code/gatedrnn -name '*.py' | sort) | sha256sum | cut -c1-16)
+export TQDM_DISABLE := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: all install book test unit nbval clean
+
+all: book
+
+$(STAMP): requirements.txt code/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+install: $(STAMP)
+
+_build/.code-$(CODE_HASH): $(STAMP)
+	rm -rf _build/.jupyter_cache _build/.code-*
+	mkdir -p _build && touch $@
+
+book: install _build/.code-$(CODE_HASH)
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "The book is in _build/html/index.html"
+
+unit: install
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+nbval: install
+	$(BIN)/python -m pytest --nbval $(EXECUTED) --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout=1200 -p no:cacheprovider
+
+test: unit book nbval
+
+clean:
+	rm -rf _build

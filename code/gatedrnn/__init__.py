@@ -1,0 +1,34 @@
+"""gatedrnn: the recurrent networks of *Gated recurrent networks from first principles*, written from its equations.
+
+Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
+(unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
+(device, profile, seeds), :mod:`~gatedrnn.plotting` (one palette) and :mod:`~gatedrnn.validation` (argument checks).
+"""
+
+from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
+from gatedrnn.gradients import grad_norms_through_time
+from gatedrnn.layers import GRU, LSTM, RNN, RecurrentBase, Unrolled
+from gatedrnn.runtime import by_profile, describe_environment, device, environment, profile, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "RecurrentBase",
+    "Unrolled",
+    "by_profile",
+    "describe_environment",
+    "device",
+    "environment",
+    "grad_norms_through_time",
+    "gru_step",
+    "lstm_step",
+    "profile",
+    "rnn_step",
+    "seed_everything",
+]
