@@ -133,7 +133,7 @@ class RecurrentBase(nn.Module):
         """``hx`` → one state per (layer, direction), each batched [N, ·]."""
         if hx is not None and not isinstance(hx, Tensor):
             raise TypeError(
-                f"hx: expected a tensor (num_layers * num_directions, batch, hidden_size) or None for {self.mode}, "
+                f"hx: expected a tensor (num_layers * num_directions, batch, hidden_size) or None for {type(self).__name__}, "
                 f"got {type(hx).__name__}"
             )
         return list(self._state_tensor("hx", hx, batch, batched, self.hidden_size).unbind(0))
@@ -236,6 +236,7 @@ class RNN(RecurrentBase):
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype
         )
         self.nonlinearity = nonlinearity
+        self.mode = f"RNN_{nonlinearity.upper()}"  # torch.nn.RNN's name for it
 
     def extra_repr(self) -> str:
         text = super().extra_repr()

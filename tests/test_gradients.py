@@ -1,0 +1,93 @@
+"""grad_norms_through_time against an independent reference: torch.nn cells unrolled by hand, autograd on each h_t."""
+
+import pytest
+import torch
+from torch import nn
+
+import gatedrnn
+
+REFERENCE_CELLS = {"RNN": nn.RNNCell, "LSTM": nn.LSTMCell, "GRU": nn.GRUCell}
+
+
+def reference_norms(module, x, loss_fn, batch_first):
+    """Unroll torch.nn cells (weights copied from ``module``) and differentiate L by every top-layer h_t."""
+    mode, layers, H = type(module).__name__, module.num_layers, module.hidden_size
+    cells = []
+    for layer in range(layers):
+        in_size = module.input_size if layer == 0 else H
+        cell = REFERENCE_CELLS[mode](in_size, H, bias=module.bias)
+        w_ih, b_ih, w_hh, b_hh, _ = module.layer_parameters(layer)
+        with torch.no_grad():
+            cell.weight_ih.copy_(w_ih)
+            cell.weight_hh.copy_(w_hh)
+            if module.bias:
+                cell.bias_ih.copy_(b_ih)
+                cell.bias_hh.copy_(b_hh)
+        cells.append(cell)
+    seq = x.transpose(0, 1) if batch_first else x
+    inputs = list(seq.unbind(0))
+    for layer, cell in enumerate(cells):
+        h = torch.zeros(seq.shape[1], H)
+        c = torch.zeros(seq.shape[1], H)
+        outs = []
+        for x_t in inputs:
+            if mode == "LSTM":
+                h, c = cell(x_t, (h, c))
+            else:
+                h = cell(x_t, h)
+            outs.append(h)
+        inputs = outs
+    output = torch.stack(inputs, dim=1 if batch_first else 0)
+    grads = torch.autograd.grad(loss_fn(output), inputs)
+    return torch.stack([g.norm() for g in grads])
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_grad_norms_exact_against_cell_unrolling(mode, layers, batch_first):
+    torch.manual_seed(4)
+    module = getattr(gatedrnn, mode)(3, 5, num_layers=layers, batch_first=batch_first)
+    x = torch.randn(2, 12, 3) if batch_first else torch.randn(12, 2, 3)
+    last = (lambda out: out[:, -1].pow(2).sum()) if batch_first else (lambda out: out[-1].pow(2).sum())
+    every = lambda out: out.sin().mean()  # noqa: E731
+    for loss_fn in (last, every):
+        ours = gatedrnn.grad_norms_through_time(module, x, loss_fn)
+        expected = reference_norms(module, x, loss_fn, batch_first)
+        assert ours.shape == (12,)
+        torch.testing.assert_close(ours, expected, atol=1e-12, rtol=1e-10)
+
+
+def test_grad_norms_last_step_loss_equals_direct_gradient():
+    """With L = ‖h_T‖², ∂L/∂h_T = 2 h_T: a closed form for the last entry."""
+    torch.manual_seed(5)
+    module = gatedrnn.RNN(2, 4)
+    x = torch.randn(9, 3, 2)
+    norms = gatedrnn.grad_norms_through_time(module, x, lambda out: out[-1].pow(2).sum())
+    with torch.no_grad():
+        h_T = module(x)[0][-1]
+    torch.testing.assert_close(norms[-1], (2 * h_T).norm(), atol=1e-14, rtol=0)
+
+
+def test_grad_norms_with_initial_state_and_unbatched_input():
+    torch.manual_seed(6)
+    module = gatedrnn.LSTM(2, 3)
+    x = torch.randn(5, 2)
+    hx = (torch.randn(1, 3), torch.randn(1, 3))
+    norms = gatedrnn.grad_norms_through_time(module, x, lambda out: out.sum(), hx)
+    assert norms.shape == (5,) and bool((norms > 0).all())
+
+
+def test_grad_norms_leave_parameter_gradients_alone():
+    module = gatedrnn.GRU(2, 3)
+    gatedrnn.grad_norms_through_time(module, torch.randn(4, 1, 2), lambda out: out.sum())
+    assert all(p.grad is None for p in module.parameters())
+
+
+def test_grad_norms_reject_bidirectional_and_foreign_modules():
+    with pytest.raises(ValueError, match="rnn: expected a unidirectional"):
+        gatedrnn.grad_norms_through_time(gatedrnn.RNN(2, 3, bidirectional=True), torch.randn(4, 1, 2), torch.sum)
+    with pytest.raises(TypeError, match="rnn: expected a gatedrnn"):
+        gatedrnn.grad_norms_through_time(nn.RNN(2, 3), torch.randn(4, 1, 2), torch.sum)
+    with pytest.raises(ValueError, match="loss_fn: expected a scalar"):
+        gatedrnn.grad_norms_through_time(gatedrnn.RNN(2, 3), torch.randn(4, 1, 2), lambda out: out)

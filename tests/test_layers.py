@@ -1,0 +1,182 @@
+"""gatedrnn.RNN/LSTM/GRU against torch.nn.RNN/LSTM/GRU: same parameters in, same outputs, states and gradients out."""
+
+import random
+
+import pytest
+import torch
+from torch import nn
+
+import gatedrnn
+
+TOL = 1e-10
+PAIRS = {"RNN": (nn.RNN, gatedrnn.RNN), "LSTM": (nn.LSTM, gatedrnn.LSTM), "GRU": (nn.GRU, gatedrnn.GRU)}
+
+
+def random_config(seed: int) -> dict:
+    rng = random.Random(seed)
+    mode = ("RNN", "LSTM", "GRU")[seed % 3]
+    hidden = rng.randint(1, 7)
+    config = {
+        "mode": mode,
+        "kwargs": {
+            "input_size": rng.randint(1, 5),
+            "hidden_size": hidden,
+            "num_layers": rng.randint(1, 3),
+            "bias": rng.random() < 0.75,
+            "batch_first": rng.random() < 0.5,
+            "bidirectional": rng.random() < 0.5,
+        },
+        "seq_len": rng.randint(1, 9),
+        "batch": rng.choice([None, 1, 2, 5]),  # None: unbatched input
+        "with_hx": rng.random() < 0.5,
+    }
+    if mode == "RNN":
+        config["kwargs"]["nonlinearity"] = rng.choice(["tanh", "relu"])
+    if mode == "LSTM" and hidden > 1 and rng.random() < 0.4:
+        config["kwargs"]["proj_size"] = rng.randint(1, hidden - 1)
+    return config
+
+
+def make_pair(mode: str, kwargs: dict, seed: int = 0):
+    reference_cls, ours_cls = PAIRS[mode]
+    torch.manual_seed(seed)
+    reference = reference_cls(**kwargs)
+    torch.manual_seed(seed)
+    ours = ours_cls(**kwargs)
+    return reference, ours
+
+
+def make_inputs(config: dict, module: nn.Module):
+    kw = config["kwargs"]
+    T, N, I = config["seq_len"], config["batch"], kw["input_size"]
+    if N is None:
+        x = torch.randn(T, I)
+    else:
+        x = torch.randn(N, T, I) if kw["batch_first"] else torch.randn(T, N, I)
+    hx = None
+    if config["with_hx"]:
+        layers = kw["num_layers"] * (2 if kw["bidirectional"] else 1)
+        batch = () if N is None else (N,)
+        out = kw.get("proj_size", 0) or kw["hidden_size"]
+        h = torch.randn(layers, *batch, out)
+        hx = (h, torch.randn(layers, *batch, kw["hidden_size"])) if config["mode"] == "LSTM" else h
+    return x, hx
+
+
+def flatten(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+@pytest.mark.parametrize("seed", range(90))
+def test_matches_torch_float64_random_configuration(seed):
+    config = random_config(seed)
+    reference, ours = make_pair(config["mode"], config["kwargs"], seed)
+    torch.manual_seed(1000 + seed)
+    x, hx = make_inputs(config, ours)
+    results = []
+    for module in (reference, ours):
+        xi = x.clone().requires_grad_(True)
+        hxi = None if hx is None else tuple(t.clone().requires_grad_(True) for t in flatten(hx))
+        call_hx = None if hxi is None else (hxi if config["mode"] == "LSTM" else hxi[0])
+        output, state = module(xi, call_hx)
+        # A loss that weights every output and final state differently, so that every path carries gradient.
+        loss = (output * torch.linspace(-1, 2, output.numel()).reshape(output.shape)).sum()
+        for i, s in enumerate(flatten(state)):
+            loss = loss + (i + 1.5) * (s**2).sum()
+        leaves = [xi, *(hxi or ()), *module.parameters()]
+        grads = torch.autograd.grad(loss, leaves)
+        results.append((output, flatten(state), grads))
+    (out_a, state_a, grads_a), (out_b, state_b, grads_b) = results
+    assert out_a.shape == out_b.shape
+    torch.testing.assert_close(out_b, out_a, atol=TOL, rtol=0)
+    assert len(state_a) == len(state_b)
+    for a, b in zip(state_a, state_b):
+        assert a.shape == b.shape
+        torch.testing.assert_close(b, a, atol=TOL, rtol=0)
+    assert len(grads_a) == len(grads_b)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_same_seed_gives_torchs_state_dict(mode, bidirectional):
+    kwargs = {"input_size": 3, "hidden_size": 6, "num_layers": 3, "bidirectional": bidirectional}
+    if mode == "LSTM":
+        kwargs["proj_size"] = 2
+    reference, ours = make_pair(mode, kwargs, seed=7)
+    a, b = reference.state_dict(), ours.state_dict()
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].shape == b[name].shape, name
+        assert torch.equal(a[name], b[name]), name
+    assert [n for n, _ in reference.named_parameters()] == [n for n, _ in ours.named_parameters()]
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+def test_loads_torch_state_dict_and_back(mode):
+    reference, _ = make_pair(mode, {"input_size": 2, "hidden_size": 4, "num_layers": 2}, seed=3)
+    ours = PAIRS[mode][1](2, 4, 2)
+    ours.load_state_dict(reference.state_dict())
+    fresh = PAIRS[mode][0](2, 4, 2)
+    fresh.load_state_dict(ours.state_dict())
+    x = torch.randn(5, 3, 2)
+    torch.testing.assert_close(ours(x)[0], fresh(x)[0], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+def test_dropout_between_layers_matches_torch_with_same_seed(mode):
+    """Training mode draws the same dropout masks as torch's CPU kernel; eval mode applies none."""
+    kwargs = {"input_size": 3, "hidden_size": 8, "num_layers": 3, "dropout": 0.4}
+    reference, ours = make_pair(mode, kwargs, seed=11)
+    x = torch.randn(6, 4, 3)
+    outputs = {}
+    for train in (True, False):
+        for name, module in (("torch", reference), ("ours", ours)):
+            module.train(train)
+            torch.manual_seed(5)
+            outputs[name, train] = module(x)[0]
+        torch.testing.assert_close(outputs["ours", train], outputs["torch", train], atol=TOL, rtol=0)
+    assert (outputs["ours", True] - outputs["ours", False]).abs().max() > 1e-3  # dropout really acted in training
+    torch.manual_seed(6)
+    assert not torch.allclose(ours.train()(x)[0], outputs["ours", True])  # and masks are random
+
+
+def test_unbatched_equals_batch_of_one():
+    ours = gatedrnn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    x = torch.randn(7, 3)
+    output, (h, c) = ours(x)
+    output1, (h1, c1) = ours(x.unsqueeze(1))
+    assert output.shape == (7, 10) and h.shape == (4, 5) and c.shape == (4, 5)
+    torch.testing.assert_close(output, output1.squeeze(1), atol=0, rtol=0)
+    torch.testing.assert_close(h, h1.squeeze(1), atol=0, rtol=0)
+
+
+def test_unroll_hidden_states_are_the_forward_outputs():
+    ours = gatedrnn.GRU(2, 4, num_layers=2, batch_first=True)
+    x = torch.randn(3, 6, 2)
+    output, h_n, hidden = ours.unroll(x)
+    assert len(hidden) == 6
+    torch.testing.assert_close(torch.stack(hidden, dim=1), output, atol=0, rtol=0)
+    torch.testing.assert_close(hidden[-1], h_n[-1], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+def test_repr_and_attributes_match_torch(mode):
+    kwargs = {"input_size": 3, "hidden_size": 4, "num_layers": 2, "batch_first": True, "bidirectional": True}
+    reference, ours = make_pair(mode, kwargs)
+    assert repr(ours) == repr(reference)
+    for name in ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional", "mode"):
+        assert getattr(ours, name) == getattr(reference, name), name
+    ours.flatten_parameters()  # accepted, as torch code calls it
+
+
+def test_dropout_on_one_layer_warns_like_torch():
+    with pytest.warns(UserWarning, match="dropout"):
+        gatedrnn.GRU(2, 3, dropout=0.5)
+
+
+def test_float32_module_runs_in_float32():
+    ours = gatedrnn.LSTM(2, 3, dtype=torch.float32)
+    output, (h, c) = ours(torch.randn(4, 1, 2, dtype=torch.float32))
+    assert output.dtype == h.dtype == c.dtype == torch.float32
