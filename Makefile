@@ -38,7 +38,7 @@ book: install _build/.code-$(CODE_HASH)
 	@echo "The book is in _build/html/index.html"
 
 unit: install
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests -W error -p no:cacheprovider
 
 nbval: install
 	$(BIN)/python -m pytest --nbval $(EXECUTED) --nbval-sanitize-with tests/nbval_sanitize.cfg \

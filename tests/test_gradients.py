@@ -91,3 +91,18 @@ def test_grad_norms_reject_bidirectional_and_foreign_modules():
         gatedrnn.grad_norms_through_time(nn.RNN(2, 3), torch.randn(4, 1, 2), torch.sum)
     with pytest.raises(ValueError, match="loss_fn: expected a scalar"):
         gatedrnn.grad_norms_through_time(gatedrnn.RNN(2, 3), torch.randn(4, 1, 2), lambda out: out)
+
+
+def test_decay_factor_recovers_a_geometric_sequence():
+    t = torch.arange(30, dtype=torch.float64)
+    for rho in (0.5, 0.93, 1.2):
+        norms = 3.0 * rho ** (29 - t)
+        norms[-1] = 1e6  # the last step is skipped by default
+        assert abs(gatedrnn.decay_factor(norms) - rho) < 1e-12
+
+
+def test_decay_factor_rejects_bad_norms():
+    with pytest.raises(ValueError, match="norms: expected a 1-D tensor"):
+        gatedrnn.decay_factor(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="norms: expected positive"):
+        gatedrnn.decay_factor(torch.tensor([1.0, 0.0, 2.0, 1.0]))

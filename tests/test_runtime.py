@@ -62,3 +62,18 @@ def test_palette_is_one_distinct_colour_per_model():
     assert len(set(colours)) == 4
     with pytest.raises(ValueError, match="model: expected one of"):
         plotting.color("Transformer")
+
+
+def test_draw_unrolled_draws_one_column_per_step():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    plotting.draw_unrolled(ax, steps=3)
+    labels = [text.get_text() for text in ax.texts]
+    assert "$h_0$" in labels and "$h_3$" in labels and "$x_3$" in labels and "$h_4$" not in labels
+    plt.close(fig)
+    with pytest.raises(ValueError, match="steps: expected an int >= 1, got 0"):
+        plotting.draw_unrolled(ax, steps=0)

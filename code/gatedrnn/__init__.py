@@ -2,12 +2,14 @@
 
 Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
 (unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
-(device, profile, seeds), :mod:`~gatedrnn.plotting` (one palette) and :mod:`~gatedrnn.validation` (argument checks).
+(device, profile, seeds), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``),
+:mod:`~gatedrnn.plotting` (one palette) and :mod:`~gatedrnn.validation` (argument checks).
 """
 
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
-from gatedrnn.gradients import grad_norms_through_time
+from gatedrnn.gradients import decay_factor, grad_norms_through_time
 from gatedrnn.layers import GRU, LSTM, RNN, RecurrentBase, Unrolled
+from gatedrnn.reference import max_differences, torch_twin
 from gatedrnn.runtime import by_profile, describe_environment, device, environment, profile, seed_everything
 
 __version__ = "0.1.0"
@@ -23,12 +25,15 @@ __all__ = [
     "Unrolled",
     "by_profile",
     "describe_environment",
+    "decay_factor",
     "device",
     "environment",
     "grad_norms_through_time",
     "gru_step",
     "lstm_step",
+    "max_differences",
     "profile",
     "rnn_step",
     "seed_everything",
+    "torch_twin",
 ]

@@ -41,3 +41,21 @@ def grad_norms_through_time(
         grads = torch.autograd.grad(loss.reshape(()), hidden, allow_unused=True)
     norms = [torch.zeros((), dtype=h.dtype, device=h.device) if g is None else torch.linalg.vector_norm(g) for g, h in zip(grads, hidden)]
     return torch.stack(norms).detach()
+
+
+def decay_factor(norms: Tensor, *, skip_last: int = 1) -> float:
+    """The per-step factor ρ by which ‖∂L/∂h_t‖ shrinks going back one step, fitted as ``norms[t] ≈ C ρ^(T-1-t)``.
+
+    A least-squares line through ``log norms[t]`` against t over all steps but the last ``skip_last`` (where the
+    loss's own term dominates). ρ < 1: the gradient vanishes into the past; ρ > 1: it explodes.
+    """
+    if not isinstance(norms, Tensor) or norms.dim() != 1:
+        raise ValueError(f"norms: expected a 1-D tensor [T], got {getattr(norms, 'shape', type(norms).__name__)}")
+    values = norms[: norms.numel() - skip_last].double().cpu()
+    if values.numel() < 2:
+        raise ValueError(f"norms: expected at least {skip_last + 2} steps with skip_last={skip_last}, got {norms.numel()}")
+    if not bool((values > 0).all()):
+        raise ValueError("norms: expected positive norms (a zero norm has no logarithm)")
+    t = torch.arange(values.numel(), dtype=torch.float64)
+    slope = torch.cov(torch.stack([t, values.log()]))[0, 1] / t.var()
+    return float(torch.exp(-slope))

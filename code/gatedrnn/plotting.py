@@ -40,3 +40,28 @@ def use_book_style() -> None:
             "lines.linewidth": 1.8,
         }
     )
+
+
+def draw_unrolled(ax, steps: int = 4) -> None:
+    """Draw a recurrent network unrolled over ``steps`` time steps: inputs x_t below, states h_t in a row joined by
+    the shared W_hh, outputs ŷ_t above. Each column is one application of eq. (rnn-hidden)."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
+    box = {"boxstyle": "round,pad=0.35", "facecolor": "white", "linewidth": 1.4}
+    arrow = {"arrowstyle": "-|>", "color": "black", "linewidth": 1.2, "shrinkA": 13, "shrinkB": 13}
+    ax.annotate("", xy=(1, 1), xytext=(0, 1), arrowprops=arrow)
+    ax.text(0, 1, "$h_0$", ha="center", va="center", bbox=box | {"edgecolor": PALETTE["baseline"]})
+    for t in range(1, steps + 1):
+        ax.text(t, 1, f"$h_{t}$", ha="center", va="center", bbox=box | {"edgecolor": PALETTE["RNN"]})
+        ax.text(t, 0, f"$x_{t}$", ha="center", va="center", bbox=box | {"edgecolor": "black"})
+        ax.text(t, 2, rf"$\hat y_{t}$", ha="center", va="center", bbox=box | {"edgecolor": "black"})
+        ax.annotate("", xy=(t, 1), xytext=(t, 0), arrowprops=arrow)
+        ax.annotate("", xy=(t, 2), xytext=(t, 1), arrowprops=arrow)
+        ax.text(t + 0.06, 0.5, "$W_{ih}$", fontsize=8, va="center")
+        ax.text(t + 0.06, 1.5, "$W_{hy}$", fontsize=8, va="center")
+        if t < steps:
+            ax.annotate("", xy=(t + 1, 1), xytext=(t, 1), arrowprops=arrow)
+        ax.text(t - 0.5, 1.12, "$W_{hh}$", fontsize=8, ha="center")
+    ax.set_xlim(-0.5, steps + 0.5)
+    ax.set_ylim(-0.5, 2.5)
+    ax.set_axis_off()
