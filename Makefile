@@ -41,8 +41,8 @@ unit: install
 	$(BIN)/python -m pytest tests -W error -p no:cacheprovider
 
 nbval: install
-	$(BIN)/python -m pytest --nbval $(EXECUTED) --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--nbval-cell-timeout=1200 -p no:cacheprovider
+	PYTHONPATH=tests $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider
 
 test: unit book nbval
 
