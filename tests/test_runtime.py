@@ -54,7 +54,7 @@ def test_environment_names_device_profile_and_torch(monkeypatch):
     monkeypatch.setenv("GATEDRNN_PROFILE", "quick")
     env = gatedrnn.environment()
     assert env["device"].startswith("cpu") and env["profile"] == "quick" and env["torch"] == torch.__version__
-    assert "profile: quick" in gatedrnn.describe_environment()
+    assert "quick profile" in gatedrnn.describe_environment()
 
 
 def test_palette_is_one_distinct_colour_per_model():

@@ -72,5 +72,9 @@ def environment() -> dict[str, str]:
 
 
 def describe_environment() -> str:
-    """:func:`environment` as one line, for the top of each chapter."""
-    return " | ".join(f"{key}: {value}" for key, value in environment().items())
+    """:func:`environment` as one short line, for the top of each chapter."""
+    env = environment()
+    return (
+        f"{env['device']}, {env['profile']} profile, torch {env['torch']}, "
+        f"Python {env['python']}, {env['cpu cores']} CPU cores"
+    )
