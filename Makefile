@@ -12,7 +12,7 @@ JB_FLAGS := -W -n --keep-going
 # Executed notebooks that the build writes and nbval re-runs.
 EXECUTED := _build/jupyter_execute/chapters
 # A change in the package must re-execute the chapters that import it: the execution cache is keyed on the
-# notebooks alone, so it is dropped whenever the package's sources change.
+# notebooks alone, so it is dropped, with Sphinx's record of what it has read, whenever the package changes.
 CODE_HASH = $(shell cat code/pyproject.toml $$(find code/gatedrnn -name '*.py' | sort) | sha256sum | cut -c1-16)
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
@@ -30,7 +30,7 @@ $(STAMP): requirements.txt code/pyproject.toml
 install: $(STAMP)
 
 _build/.code-$(CODE_HASH): $(STAMP)
-	rm -rf _build/.jupyter_cache _build/.code-*
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/.code-*
 	mkdir -p _build && touch $@
 
 book: install _build/.code-$(CODE_HASH)
