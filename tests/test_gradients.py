@@ -16,13 +16,13 @@ def reference_norms(module, x, loss_fn, batch_first):
     for layer in range(layers):
         in_size = module.input_size if layer == 0 else H
         cell = REFERENCE_CELLS[mode](in_size, H, bias=module.bias)
-        w_ih, b_ih, w_hh, b_hh, _ = module.layer_parameters(layer)
+        params = module.layer_parameters(layer)
         with torch.no_grad():
-            cell.weight_ih.copy_(w_ih)
-            cell.weight_hh.copy_(w_hh)
+            cell.weight_ih.copy_(params.weight_ih)
+            cell.weight_hh.copy_(params.weight_hh)
             if module.bias:
-                cell.bias_ih.copy_(b_ih)
-                cell.bias_hh.copy_(b_hh)
+                cell.bias_ih.copy_(params.bias_ih)
+                cell.bias_hh.copy_(params.bias_hh)
         cells.append(cell)
     seq = x.transpose(0, 1) if batch_first else x
     inputs = list(seq.unbind(0))

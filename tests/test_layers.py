@@ -180,3 +180,22 @@ def test_float32_module_runs_in_float32():
     ours = gatedrnn.LSTM(2, 3, dtype=torch.float32)
     output, (h, c) = ours(torch.randn(4, 1, 2, dtype=torch.float32))
     assert output.dtype == h.dtype == c.dtype == torch.float32
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+def test_all_weights_match_torch(mode):
+    kwargs = {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True}
+    reference, ours = make_pair(mode, kwargs)
+    assert len(ours.all_weights) == len(reference.all_weights) == 4
+    for ours_group, torch_group in zip(ours.all_weights, reference.all_weights, strict=True):
+        assert len(ours_group) == len(torch_group)
+        for a, b in zip(ours_group, torch_group, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_lstm_accepts_state_as_list_like_torch():
+    reference, ours = make_pair("LSTM", {"input_size": 2, "hidden_size": 3})
+    x, h, c = torch.randn(4, 1, 2), torch.randn(1, 1, 3), torch.randn(1, 1, 3)
+    torch.testing.assert_close(ours(x, [h, c])[0], reference(x, [h, c])[0], atol=TOL, rtol=0)
+    cell = gatedrnn.LSTMCell(2, 3)
+    torch.testing.assert_close(cell(x[0], [h[0], c[0]])[0], cell(x[0], (h[0], c[0]))[0], atol=0, rtol=0)

@@ -37,6 +37,11 @@ def test_unknown_nonlinearity():
         gatedrnn.RNNCell(2, 3, nonlinearity="gelu")
 
 
+def test_proj_size_is_for_the_lstm_only():
+    with pytest.raises(ValueError, match=r"proj_size: only the LSTM has a projection, expected 0 for GRU, got 2"):
+        gatedrnn.GRU(2, 3, proj_size=2)
+
+
 def test_proj_size_must_be_below_hidden_size():
     with pytest.raises(ValueError, match=r"proj_size: expected 0 or an int < hidden_size=3, got 3"):
         gatedrnn.LSTM(2, 3, proj_size=3)

@@ -8,7 +8,7 @@ Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each mod
 
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time
-from gatedrnn.layers import GRU, LSTM, RNN, RecurrentBase, Unrolled
+from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled
 from gatedrnn.reference import max_differences, torch_twin
 from gatedrnn.runtime import by_profile, describe_environment, device, environment, profile, seed_everything
 
@@ -19,6 +19,7 @@ __all__ = [
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "LayerParameters",
     "RNN",
     "RNNCell",
     "RecurrentBase",

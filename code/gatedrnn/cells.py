@@ -154,7 +154,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """``input`` [N, I] or [I], ``hx = (h, c)`` each [N, H] or [H] (default zeros) → ``(h', c')``."""
-        if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"hx: expected a tuple (h_0, c_0) of two tensors or None, got {type(hx).__name__}")
         x, h, c = self._prepare(input, hx if hx is not None else (None, None), ("hx[0]", "hx[1]"))
         h, c = lstm_step(self._input_share(x), h, c, self.weight_hh, self.bias_hh)

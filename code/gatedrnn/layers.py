@@ -36,6 +36,16 @@ class Unrolled(NamedTuple):
     hidden_states: list[Tensor]
 
 
+class LayerParameters(NamedTuple):
+    """The weights of one layer and direction, named as in the equations (None where the module has none)."""
+
+    weight_ih: Tensor
+    weight_hh: Tensor
+    bias_ih: Tensor | None
+    bias_hh: Tensor | None
+    weight_hr: Tensor | None
+
+
 class RecurrentBase(nn.Module):
     """What the vanilla RNN, the LSTM and the GRU share: parameters, checks, and the unrolling over layers and time."""
 
@@ -65,11 +75,13 @@ class RecurrentBase(nn.Module):
         self.dropout = validation.check_dropout(dropout)
         self.bidirectional = validation.check_flag("bidirectional", bidirectional)
         self.proj_size = validation.check_size("proj_size", proj_size, minimum=0)
+        if proj_size and self.mode != "LSTM":
+            raise ValueError(f"proj_size: only the LSTM has a projection, expected 0 for {type(self).__name__}, got {proj_size}")
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size: expected 0 or an int < hidden_size={hidden_size}, got {proj_size}")
         if dropout > 0 and num_layers == 1:
             warnings.warn(
-                f"dropout={dropout} acts between layers only, and num_layers=1: it has no effect", stacklevel=3
+                f"dropout={dropout} acts between layers only, and num_layers=1: it has no effect", stacklevel=2
             )
         kw = {"device": device, "dtype": dtype}
         rows, out = self.gates * hidden_size, self.output_size
@@ -115,14 +127,22 @@ class RecurrentBase(nn.Module):
                 text += f", {name}={getattr(self, name)}"
         return text
 
-    def layer_parameters(self, layer: int, direction: int = 0) -> tuple[Tensor | None, ...]:
-        """``(W_ih, b_ih, W_hh, b_hh, W_hr)`` of one layer and direction (None where absent)."""
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters of each layer and direction, in ``torch.nn``'s order (as its ``all_weights``)."""
+        return [
+            [parameter for parameter in self.layer_parameters(layer, direction) if parameter is not None]
+            for layer in range(self.num_layers)
+            for direction in range(self.num_directions)
+        ]
+
+    def layer_parameters(self, layer: int, direction: int = 0) -> LayerParameters:
+        """The weights of one layer and direction (``direction`` 1 is the reverse one), in ``torch.nn``'s order."""
         suffix = self._suffixes()[direction]
-        names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh", "weight_hr")
-        return tuple(getattr(self, f"{name}_l{layer}{suffix}", None) for name in names)
+        return LayerParameters(*(getattr(self, f"{name}_l{layer}{suffix}", None) for name in LayerParameters._fields))
 
     # ---- the step, and the state it carries: specialised by each model ---------------------------------------
-    def _step(self, u: Tensor, state: State, params: tuple[Tensor | None, ...]) -> State:
+    def _step(self, u: Tensor, state: State, params: LayerParameters) -> State:
         raise NotImplementedError
 
     @staticmethod
@@ -156,10 +176,9 @@ class RecurrentBase(nn.Module):
         return torch.stack(states)
 
     # ---- unrolling ----------------------------------------------------------------------------------------------
-    def _unroll_layer(self, inputs: Tensor, state: State, params: tuple) -> tuple[list[Tensor], State]:
+    def _unroll_layer(self, inputs: Tensor, state: State, params: LayerParameters) -> tuple[list[Tensor], State]:
         """Run one layer over ``inputs`` [T, N, ·] from ``state``; return every ``h_t`` and the last state."""
-        weight_ih, bias_ih = params[0], params[1]
-        u = F.linear(inputs, weight_ih, bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
+        u = F.linear(inputs, params.weight_ih, params.bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
         hidden = []
         for t in range(inputs.shape[0]):
             state = self._step(u[t], state, params)
@@ -242,8 +261,8 @@ class RNN(RecurrentBase):
         text = super().extra_repr()
         return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity!r}"
 
-    def _step(self, u: Tensor, state: Tensor, params: tuple) -> Tensor:
-        return rnn_step(u, state, params[2], params[3], self.nonlinearity)
+    def _step(self, u: Tensor, state: Tensor, params: LayerParameters) -> Tensor:
+        return rnn_step(u, state, params.weight_hh, params.bias_hh, self.nonlinearity)
 
 
 class GRU(RecurrentBase):
@@ -252,24 +271,8 @@ class GRU(RecurrentBase):
     gates = 3
     mode = "GRU"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype
-        )
-
-    def _step(self, u: Tensor, state: Tensor, params: tuple) -> Tensor:
-        return gru_step(u, state, params[2], params[3])
+    def _step(self, u: Tensor, state: Tensor, params: LayerParameters) -> Tensor:
+        return gru_step(u, state, params.weight_hh, params.bias_hh)
 
 
 class LSTM(RecurrentBase):
@@ -278,32 +281,16 @@ class LSTM(RecurrentBase):
     gates = 4
     mode = "LSTM"
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype
-        )
-
-    def _step(self, u: Tensor, state: tuple[Tensor, Tensor], params: tuple) -> tuple[Tensor, Tensor]:
-        return lstm_step(u, state[0], state[1], params[2], params[3], params[4])
+    def _step(self, u: Tensor, state: tuple[Tensor, Tensor], params: LayerParameters) -> tuple[Tensor, Tensor]:
+        h, c = state
+        return lstm_step(u, h, c, params.weight_hh, params.bias_hh, params.weight_hr)
 
     @staticmethod
     def _hidden(state: tuple[Tensor, Tensor]) -> Tensor:
         return state[0]
 
     def _check_state(self, hx: object, batch: int, batched: bool) -> list[tuple[Tensor, Tensor]]:
-        if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"hx: expected a tuple (h_0, c_0) of two tensors or None for LSTM, got {type(hx).__name__}")
         h0, c0 = hx if hx is not None else (None, None)
         h = self._state_tensor("hx[0]", h0, batch, batched, self.output_size)
