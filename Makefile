@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 # Executed notebooks that the build writes and nbval re-runs.
 EXECUTED := _build/jupyter_execute/chapters
-# A change in the package must re-execute the chapters that import it: the execution cache is keyed on the
-# notebooks alone, so it is dropped, with Sphinx's record of what it has read, whenever the package changes.
-CODE_HASH = $(shell cat code/pyproject.toml $$(find code/gatedrnn -name '*.py' | sort) | sha256sum | cut -c1-16)
+# A change in the package, or another profile or device, must re-execute the chapters: the execution cache is keyed
+# on the notebooks alone, so it is dropped, with Sphinx's record of what it has read, whenever one of those changes.
+CODE_HASH = $(shell (echo "$$GATEDRNN_PROFILE $$GATEDRNN_DEVICE"; cat code/pyproject.toml \
+	$$(find code/gatedrnn -name '*.py' | sort)) | sha256sum | cut -c1-16)
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
 

@@ -2,10 +2,11 @@
 
 Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
 (unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
-(device, profile, seeds), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``),
+(device, profile, seeds), :mod:`~gatedrnn.bptt` (backpropagation through time by hand), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``),
 :mod:`~gatedrnn.plotting` (one palette) and :mod:`~gatedrnn.validation` (argument checks).
 """
 
+from gatedrnn import bptt
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled
