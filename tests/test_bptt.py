@@ -84,3 +84,16 @@ def test_bad_arguments():
         bptt.rnn_backward(weights, inputs["x"], inputs["h0"], states, inputs["weight_ih"], inputs["weight_hh"], 0)
     with pytest.raises(ValueError, match=r"g: expected shape \(9, 3, 4\)"):
         bptt.rnn_backward(weights[1:], inputs["x"], inputs["h0"], states, inputs["weight_ih"], inputs["weight_hh"])
+
+
+def test_delta_is_the_total_derivative_of_each_state():
+    inputs, weights = problem(7, T=8)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
+    h, states = leaves["h0"], []
+    for x_t in leaves["x"]:
+        h = torch.tanh(x_t @ leaves["weight_ih"].T + leaves["bias"] + h @ leaves["weight_hh"].T)
+        states.append(h)
+    totals = torch.autograd.grad((weights * torch.stack(states)).sum(), states)
+    ours = bptt.rnn_backward(weights, inputs["x"], inputs["h0"], bptt.rnn_forward(**inputs), inputs["weight_ih"],
+                             inputs["weight_hh"])
+    torch.testing.assert_close(ours.delta, torch.stack(totals), atol=1e-13, rtol=0)
