@@ -13,7 +13,7 @@ JB_FLAGS := -W -n --keep-going
 EXECUTED := _build/jupyter_execute/chapters
 # A change in the package, or another profile or device, must re-execute the chapters: the execution cache is keyed
 # on the notebooks alone, so it is dropped, with Sphinx's record of what it has read, whenever one of those changes.
-CODE_HASH = $(shell (echo "$$GATEDRNN_PROFILE $$GATEDRNN_DEVICE"; cat code/pyproject.toml \
+CODE_HASH = $(shell (echo "$${GATEDRNN_PROFILE-} $${GATEDRNN_DEVICE-}"; cat code/pyproject.toml \
 	$$(find code/gatedrnn -name '*.py' | sort)) | sha256sum | cut -c1-16)
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
@@ -31,6 +31,8 @@ $(STAMP): requirements.txt code/pyproject.toml
 install: $(STAMP)
 
 _build/.code-$(CODE_HASH): $(STAMP)
+	@# e3b0c442... is the hash of nothing: the command above failed, and the cache must not be trusted.
+	test "$(CODE_HASH)" != e3b0c44298fc1c14
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/.code-*
 	mkdir -p _build && touch $@
 
