@@ -75,6 +75,8 @@ def test_lstm_step_is_its_equations():
     i, f, g, o = torch.sigmoid(pre[0]), torch.sigmoid(pre[1]), torch.tanh(pre[2]), torch.sigmoid(pre[3])
     c_new = f * c + i * g
     h_new = o * torch.tanh(c_new)
+    for ours, expected in zip(gatedrnn.lstm_gates(W_ih @ x + b_ih, h, W_hh, b_hh), (i, f, g, o), strict=True):
+        torch.testing.assert_close(ours, expected, atol=1e-14, rtol=0)
     h_ours, c_ours = gatedrnn.lstm_step(W_ih @ x + b_ih, h, c, W_hh, b_hh)
     torch.testing.assert_close(c_ours, c_new, atol=1e-14, rtol=0)
     torch.testing.assert_close(h_ours, h_new, atol=1e-14, rtol=0)

@@ -7,7 +7,7 @@ Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each mod
 """
 
 from gatedrnn import bptt
-from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
+from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled
 from gatedrnn.reference import max_differences, torch_twin
@@ -32,6 +32,7 @@ __all__ = [
     "environment",
     "grad_norms_through_time",
     "gru_step",
+    "lstm_gates",
     "lstm_step",
     "max_differences",
     "profile",

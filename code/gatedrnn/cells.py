@@ -29,6 +29,12 @@ def rnn_step(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, no
     return ACTIVATIONS[nonlinearity](u + F.linear(h, weight_hh, bias_hh))  # eq. (rnn-hidden)
 
 
+def lstm_gates(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The LSTM's input gate i, forget gate f, candidate g and output gate o at one step, eq. (lstm-gates)."""
+    a_i, a_f, a_g, a_o = (u + F.linear(h, weight_hh, bias_hh)).chunk(4, dim=-1)  # pre-activations, blocks i, f, g, o
+    return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+
+
 def lstm_step(
     u: Tensor,
     h: Tensor,
@@ -38,11 +44,7 @@ def lstm_step(
     weight_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM: gates i, f, o, candidate g, cell ``c_t`` and hidden ``h_t`` (projected by ``W_hr`` when given)."""
-    a_i, a_f, a_g, a_o = (u + F.linear(h, weight_hh, bias_hh)).chunk(4, dim=-1)  # pre-activations, eq. (lstm-gates)
-    i = torch.sigmoid(a_i)  # input gate, eq. (lstm-gates)
-    f = torch.sigmoid(a_f)  # forget gate, eq. (lstm-gates)
-    g = torch.tanh(a_g)  # candidate, eq. (lstm-gates)
-    o = torch.sigmoid(a_o)  # output gate, eq. (lstm-gates)
+    i, f, g, o = lstm_gates(u, h, weight_hh, bias_hh)  # eq. (lstm-gates)
     c = f * c + i * g  # eq. (lstm-cell)
     h = o * torch.tanh(c)  # eq. (lstm-hidden)
     if weight_hr is not None:
