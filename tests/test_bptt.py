@@ -97,3 +97,24 @@ def test_delta_is_the_total_derivative_of_each_state():
     ours = bptt.rnn_backward(weights, inputs["x"], inputs["h0"], bptt.rnn_forward(**inputs), inputs["weight_ih"],
                              inputs["weight_hh"])
     torch.testing.assert_close(ours.delta, torch.stack(totals), atol=1e-13, rtol=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_jacobian_products_match_autograd_jacobian_of_h_t_wrt_h0(seed):
+    inputs, _ = problem(seed, scale=1.5)
+    T, N, H = inputs["x"].shape[0], inputs["h0"].shape[0], inputs["h0"].shape[1]
+    products = bptt.jacobian_products(bptt.rnn_forward(**inputs), inputs["weight_hh"])
+    assert products.shape == (T, N, H, H)
+    for t in (1, T // 2, T):
+        def h_t(h0):
+            return bptt.rnn_forward(**{**inputs, "h0": h0})[t - 1]
+        full = torch.autograd.functional.jacobian(h_t, inputs["h0"])  # [N, H, N, H]; sequences are independent
+        expected = torch.stack([full[n, :, n, :] for n in range(N)])
+        torch.testing.assert_close(products[t - 1], expected, rtol=0, atol=1e-12)
+
+
+def test_jacobian_products_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"states: expected shape \(T, N, H\)"):
+        bptt.jacobian_products(torch.zeros(3, 4), torch.zeros(4, 4))
+    with pytest.raises(ValueError, match=r"weight_hh: expected shape \(4, 4\)"):
+        bptt.jacobian_products(torch.zeros(3, 2, 4), torch.zeros(4, 5))

@@ -2,11 +2,14 @@
 
 Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
 (unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
-(device, profile, seeds), :mod:`~gatedrnn.bptt` (backpropagation through time by hand), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``),
-:mod:`~gatedrnn.plotting` (one palette) and :mod:`~gatedrnn.validation` (argument checks).
+(device, profile, seeds), :mod:`~gatedrnn.bptt` (backpropagation through time by hand),
+:mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem),
+:mod:`~gatedrnn.models` (a module with a readout), :mod:`~gatedrnn.clipping` and :mod:`~gatedrnn.training` (the
+training loop), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``), :mod:`~gatedrnn.plotting` (one
+palette) and :mod:`~gatedrnn.validation` (argument checks).
 """
 
-from gatedrnn import bptt
+from gatedrnn import bptt, clipping, initialisation, models, tasks, training
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled

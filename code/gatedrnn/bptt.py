@@ -85,3 +85,22 @@ def rnn_backward(
         bias=e.sum(dim=(0, 1)),  # eq. (bptt-weights)
         delta=delta,
     )
+
+
+def jacobian_products(states: Tensor, weight_hh: Tensor) -> Tensor:
+    """∂h_t/∂h_0 for t = 1 … T, from the states [T, N, H] of :func:`rnn_forward`: the running product of the
+    one-step Jacobians diag(1 − h_t ⊙ h_t) W_hh, the latest on the left (eq. rnn-jacobian-product).
+
+    Returns [T, N, H, H]; entry ``[t - 1, n]`` is the Jacobian of sequence n's h_t with respect to its h_0.
+    """
+    if states.dim() != 3:
+        raise ValueError(f"states: expected shape (T, N, H), got {tuple(states.shape)}")
+    T, N, H = states.shape
+    if tuple(weight_hh.shape) != (H, H):
+        raise ValueError(f"weight_hh: expected shape {(H, H)} to match states' H = {H}, got {tuple(weight_hh.shape)}")
+    product = torch.eye(H, dtype=states.dtype, device=states.device).expand(N, H, H)
+    products = []
+    for h in states:
+        product = (1 - h * h).unsqueeze(-1) * (weight_hh @ product)  # eq. (rnn-jacobian): rows scaled by tanh'
+        products.append(product)
+    return torch.stack(products)

@@ -12,7 +12,6 @@ PALETTE = {
     "GRU": "#009E73",  # bluish green
     "baseline": "#555555",  # grey: reference lines (chance, predict-the-mean, bounds)
 }
-MARKERS = {"RNN": "o", "LSTM": "s", "GRU": "^"}
 
 
 def color(model: str) -> str:

@@ -1,0 +1,63 @@
+"""Initialisations of the recurrent weights W_hh (chapters 4 and 5), applied in place to every layer of a module.
+
+* :func:`orthogonal_recurrent_`: W_hh = s Q with Q a random orthogonal matrix, so that every singular value of W_hh
+  equals s (the scale of chapter 4's sweep; s = 1 is the orthogonal initialisation).
+* :func:`identity_recurrent_`: W_hh = s I and zero biases, with small input weights: the IRNN of Le, Jaitly and
+  Hinton (2015) when the nonlinearity is ReLU.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+
+from gatedrnn.layers import RNN, RecurrentBase
+
+
+def _check(rnn: object, scale: object) -> float:
+    if not isinstance(rnn, RecurrentBase):
+        raise TypeError(f"rnn: expected a gatedrnn.RNN, LSTM or GRU, got {type(rnn).__name__}")
+    if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not scale > 0:
+        raise ValueError(f"scale: expected a positive number, got {scale!r}")
+    return float(scale)
+
+
+def orthogonal_recurrent_(rnn: RecurrentBase, scale: float = 1.0, *, generator: torch.Generator | None = None) -> None:
+    """Set each H×H block of every W_hh to ``scale`` times a random orthogonal matrix (each gate its own block).
+
+    Every singular value of each block is then exactly ``scale`` (a block of an LSTM with projections is H×P:
+    semi-orthogonal). Other parameters are left as they are.
+    """
+    scale = _check(rnn, scale)
+    H = rnn.hidden_size
+    with torch.no_grad():
+        for name, weight in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for block in weight.split(H, dim=0):
+                    q = torch.empty(block.shape, dtype=torch.float64)
+                    nn.init.orthogonal_(q, generator=generator)
+                    block.copy_(scale * q)
+
+
+def identity_recurrent_(
+    rnn: RecurrentBase, scale: float = 1.0, *, input_std: float = 1e-3, generator: torch.Generator | None = None
+) -> None:
+    """IRNN initialisation: every W_hh = ``scale`` · I, every bias 0, every W_ih ~ N(0, ``input_std``²).
+
+    Le, Jaitly and Hinton (2015) use ``scale`` = 1 with ReLU units (``nonlinearity='relu'``), so that at the start the
+    network copies its state forward and the gradient passes back unchanged wherever the units are active.
+    """
+    scale = _check(rnn, scale)
+    if not isinstance(rnn, RNN):
+        raise ValueError(f"rnn: the identity initialisation is for gatedrnn.RNN, got a {type(rnn).__name__}")
+    with torch.no_grad():
+        for name, parameter in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                parameter.copy_(scale * torch.eye(rnn.hidden_size))
+            elif name.startswith("bias"):
+                parameter.zero_()
+            elif name.startswith("weight_ih"):
+                noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                parameter.copy_(input_std * noise)

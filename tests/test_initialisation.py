@@ -1,0 +1,43 @@
+"""Scaled orthogonal and identity (IRNN) initialisations of W_hh."""
+
+import pytest
+import torch
+
+import gatedrnn
+from gatedrnn import initialisation
+
+
+@pytest.mark.parametrize("model, gates", [(gatedrnn.RNN, 1), (gatedrnn.LSTM, 4), (gatedrnn.GRU, 3)])
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.5])
+def test_every_singular_value_of_every_block_equals_the_scale(model, gates, scale):
+    rnn = model(3, 6, num_layers=2)
+    before = {k: v.clone() for k, v in rnn.state_dict().items()}
+    initialisation.orthogonal_recurrent_(rnn, scale, generator=torch.Generator().manual_seed(0))
+    for name, value in rnn.state_dict().items():
+        if name.startswith("weight_hh"):
+            for block in value.split(6, dim=0):
+                torch.testing.assert_close(torch.linalg.svdvals(block), torch.full((6,), scale), rtol=0, atol=1e-12)
+            assert value.shape[0] == gates * 6
+        else:
+            assert torch.equal(value, before[name])
+
+
+def test_identity_initialisation_is_le_jaitly_hinton():
+    rnn = gatedrnn.RNN(2, 50, nonlinearity="relu")
+    initialisation.identity_recurrent_(rnn, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rnn.weight_hh_l0, torch.eye(50))
+    assert torch.equal(rnn.bias_ih_l0, torch.zeros(50)) and torch.equal(rnn.bias_hh_l0, torch.zeros(50))
+    assert rnn.weight_ih_l0.std().item() == pytest.approx(1e-3, rel=0.15)
+    # With zero input the state is copied forward exactly: h_t = relu(I h_{t-1}) = h_{t-1} for h >= 0.
+    h0 = torch.rand(1, 4, 50)
+    output, _ = rnn(torch.zeros(30, 4, 2), h0)
+    torch.testing.assert_close(output[-1], h0[0], rtol=0, atol=0)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="rnn: expected a gatedrnn.RNN, LSTM or GRU, got RNN"):
+        initialisation.orthogonal_recurrent_(torch.nn.RNN(2, 3))
+    with pytest.raises(ValueError, match="scale: expected a positive number, got 0"):
+        initialisation.orthogonal_recurrent_(gatedrnn.RNN(2, 3), 0)
+    with pytest.raises(ValueError, match="identity initialisation is for gatedrnn.RNN, got a LSTM"):
+        initialisation.identity_recurrent_(gatedrnn.LSTM(2, 3))

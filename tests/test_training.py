@@ -1,0 +1,99 @@
+"""The training loop: it learns, it clips as configured, it equals a plain PyTorch loop, and it stops on inf/NaN."""
+
+import math
+
+import pytest
+import torch
+
+import gatedrnn
+from gatedrnn import models, tasks, training
+
+
+def mse(prediction, target):
+    return ((prediction.squeeze(-1) - target) ** 2).mean()
+
+
+def adding_batches(T=8, N=32, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return lambda step: tasks.adding_problem(T, N, generator=generator)
+
+
+def model(seed=0, H=16):
+    torch.manual_seed(seed)
+    return models.LastStep(gatedrnn.RNN(2, H), 1)
+
+
+def test_equals_a_plain_pytorch_loop_with_clip_grad_norm():
+    config = training.TrainingConfig(steps=15, learning_rate=0.05, optimizer="sgd", momentum=0.9, clip="norm",
+                                     threshold=0.5)
+    ours = model()
+    history = training.train(ours, adding_batches(), mse, config)
+
+    theirs, batches = model(), adding_batches()
+    optimizer = torch.optim.SGD(theirs.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for step in range(15):
+        x, y = batches(step)
+        loss = mse(theirs(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.5)
+        optimizer.step()
+        losses.append(loss.item())
+    assert history.loss == pytest.approx(losses, rel=1e-5)  # torch divides by norm + 1e-6 when it clips
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-9)  # torch's clipping divides by norm + 1e-6
+    assert len(history) == 15 and any(history.clipped)
+    assert all(c == (n > 0.5) for c, n in zip(history.clipped, history.grad_norm))
+
+
+def test_learns_the_short_adding_problem():
+    history = training.train(model(), adding_batches(T=4, N=64), mse,
+                             training.TrainingConfig(steps=300, learning_rate=0.01))
+    assert sum(history.loss[:10]) / 10 > tasks.ADDING_BASELINE_MSE / 2
+    assert sum(history.loss[-20:]) / 20 < 0.2 * tasks.ADDING_BASELINE_MSE
+
+
+def test_value_clipping_records_when_an_entry_passed_the_threshold():
+    history = training.train(model(), adding_batches(), mse,
+                             training.TrainingConfig(steps=5, learning_rate=1e-3, clip="value", threshold=1e-4))
+    assert all(history.clipped)
+
+
+def test_stops_on_a_non_finite_gradient_naming_step_and_norm():
+    net = model()
+    with torch.no_grad():
+        net.rnn.weight_hh_l0.mul_(30.0)
+    config = training.TrainingConfig(steps=200, learning_rate=1e3, optimizer="sgd")
+    with pytest.raises(training.NonFiniteError) as caught:
+        training.train(net, adding_batches(), mse, config)
+    error = caught.value
+    assert 0 < error.step < 200 and len(error.history) == error.step
+    assert not (math.isfinite(error.loss) and math.isfinite(error.grad_norm))
+    assert f"step {error.step}: the" in str(error) and f"at step {error.step - 1} the gradient norm was" in str(error)
+    assert all(math.isfinite(v) for v in error.history.loss + error.history.grad_norm)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 0, "learning_rate": 0.1}, "steps: expected an int >= 1"),
+    ({"steps": 1, "learning_rate": 0.0}, "learning_rate: expected a number > 0"),
+    ({"steps": 1, "learning_rate": 0.1, "optimizer": "rmsprop"}, "optimizer: expected one of"),
+    ({"steps": 1, "learning_rate": 0.1, "momentum": 0.9}, "momentum: only for optimizer='sgd'"),
+    ({"steps": 1, "learning_rate": 0.1, "clip": "norm"}, "threshold: expected a number exactly when clip is set"),
+    ({"steps": 1, "learning_rate": 0.1, "threshold": 1.0}, "threshold: expected a number exactly when clip is set"),
+    ({"steps": 1, "learning_rate": 0.1, "clip": "max"}, "clip: expected one of"),
+])
+def test_bad_configuration_is_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.TrainingConfig(**kwargs)
+
+
+def test_last_step_reads_the_last_output():
+    net = model(H=5)
+    x = torch.randn(6, 3, 2)
+    output, _ = net.rnn(x)
+    torch.testing.assert_close(net(x), net.readout(output[-1]), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="rnn: expected batch_first=False"):
+        models.LastStep(gatedrnn.RNN(2, 3, batch_first=True), 1)
+    with pytest.raises(TypeError, match="rnn: expected a gatedrnn.RNN"):
+        models.LastStep(torch.nn.RNN(2, 3), 1)
