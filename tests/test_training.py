@@ -42,7 +42,7 @@ def test_equals_a_plain_pytorch_loop_with_clip_grad_norm():
         losses.append(loss.item())
     assert history.loss == pytest.approx(losses, rel=1e-5)  # torch divides by norm + 1e-6 when it clips
     for p, q in zip(ours.parameters(), theirs.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-9)  # torch's clipping divides by norm + 1e-6
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)  # torch's clipping divides by norm + 1e-6
     assert len(history) == 15 and any(history.clipped)
     assert all(c == (n > 0.5) for c, n in zip(history.clipped, history.grad_norm))
 
