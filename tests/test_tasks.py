@@ -37,3 +37,12 @@ def test_bad_sizes_name_the_argument():
         tasks.adding_problem(1, 4)
     with pytest.raises(TypeError, match="batch_size: expected an int"):
         tasks.adding_problem(5, 4.0)
+
+
+def test_adding_loss_is_the_mean_squared_error_and_rejects_a_broadcast():
+    targets = torch.tensor([1.0, 0.5, 1.5])
+    prediction = torch.tensor([[1.0], [1.0], [1.0]])
+    assert tasks.adding_loss(prediction, targets).item() == pytest.approx((0 + 0.25 + 0.25) / 3)
+    assert tasks.adding_loss(prediction[:, 0], targets).item() == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match=r"prediction: expected shape \(3,\) or \(3, 1\), got \(3, 3\)"):
+        tasks.adding_loss(torch.ones(3, 3), targets)

@@ -4,6 +4,7 @@ light and the dark theme (figures are drawn on an opaque white card, so dark-the
 from __future__ import annotations
 
 import matplotlib as mpl
+import torch
 
 # Okabe–Ito colours: distinguishable with the common colour-vision deficiencies, and in greyscale by lightness.
 PALETTE = {
@@ -64,3 +65,12 @@ def draw_unrolled(ax, steps: int = 4) -> None:
     ax.set_xlim(-0.5, steps + 0.5)
     ax.set_ylim(-0.5, 2.5)
     ax.set_axis_off()
+
+
+def running_mean(values, window: int = 50):
+    """Mean of each ``window`` consecutive entries of a 1-D tensor (length ``len(values) - window + 1``), for
+    drawing noisy training curves; entry k averages steps k … k + window − 1."""
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if values.dim() != 1 or not 1 <= window <= values.numel():
+        raise ValueError(f"values: expected a 1-D tensor of at least window={window} entries, got {tuple(values.shape)}")
+    return values.unfold(0, window, 1).mean(dim=1)

@@ -45,3 +45,12 @@ def adding_problem(
     dtype = dtype or torch.get_default_dtype()
     inputs = torch.stack([values, markers], dim=-1)
     return inputs.to(device=device, dtype=dtype), targets.to(device=device, dtype=dtype)
+
+
+def adding_loss(prediction: Tensor, targets: Tensor) -> Tensor:
+    """Mean squared error of a [N, 1] (or [N]) prediction against the adding problem's targets [N]."""
+    prediction = prediction.squeeze(-1) if prediction.dim() == 2 else prediction
+    if prediction.shape != targets.shape:
+        raise ValueError(f"prediction: expected shape {tuple(targets.shape)} or {(*targets.shape, 1)}, "
+                         f"got {tuple(prediction.shape)}")
+    return ((prediction - targets) ** 2).mean()
