@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import initialisation
+from gatedrnn import gates, initialisation
 
 
 @pytest.mark.parametrize("model, gates", [(gatedrnn.RNN, 1), (gatedrnn.LSTM, 4), (gatedrnn.GRU, 3)])
@@ -41,3 +41,36 @@ def test_bad_arguments_are_named():
         initialisation.orthogonal_recurrent_(gatedrnn.RNN(2, 3), 0)
     with pytest.raises(ValueError, match="identity initialisation is for gatedrnn.RNN, got a LSTM"):
         initialisation.identity_recurrent_(gatedrnn.LSTM(2, 3))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 2.5])
+def test_forget_gate_bias_sets_the_total_forget_bias_of_every_layer(value):
+    torch.manual_seed(0)
+    lstm = gatedrnn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    before = {name: p.detach().clone() for name, p in lstm.named_parameters()}
+    initialisation.forget_gate_bias_(lstm, value)
+    for name, p in lstm.named_parameters():
+        if name.startswith("bias"):
+            total = p[4:8] if name.startswith("bias_ih") else p[4:8] + getattr(lstm, name.replace("hh", "ih"))[4:8]
+            torch.testing.assert_close(total, torch.full((4,), value))
+            rows = torch.cat([p[:4], p[8:]])  # i, g, o untouched
+            torch.testing.assert_close(rows, torch.cat([before[name][:4], before[name][8:]]))
+        else:
+            assert torch.equal(p, before[name])
+    # with zero weights the forget gate is exactly σ(value)
+    one_layer = gatedrnn.LSTM(3, 4)
+    initialisation.forget_gate_bias_(one_layer, value)
+    with torch.no_grad():
+        one_layer.weight_hh_l0.zero_()
+        one_layer.weight_ih_l0.zero_()
+    f = gates.record_gates(one_layer, torch.zeros(2, 1, 3))["f"]
+    torch.testing.assert_close(f, torch.full_like(f, torch.sigmoid(torch.tensor(value)).item()))
+
+
+def test_forget_gate_bias_refuses_other_modules_and_values():
+    with pytest.raises(TypeError, match="lstm: expected a gatedrnn.LSTM"):
+        initialisation.forget_gate_bias_(gatedrnn.GRU(2, 3), 1.0)
+    with pytest.raises(ValueError, match="value: expected a finite number"):
+        initialisation.forget_gate_bias_(gatedrnn.LSTM(2, 3), float("nan"))
+    with pytest.raises(ValueError, match="bias=False"):
+        initialisation.forget_gate_bias_(gatedrnn.LSTM(2, 3, bias=False), 1.0)

@@ -46,3 +46,17 @@ def test_adding_loss_is_the_mean_squared_error_and_rejects_a_broadcast():
     assert tasks.adding_loss(prediction[:, 0], targets).item() == pytest.approx(1 / 6)
     with pytest.raises(ValueError, match=r"prediction: expected shape \(3,\) or \(3, 1\), got \(3, 3\)"):
         tasks.adding_loss(torch.ones(3, 3), targets)
+
+
+def test_adding_batches_is_a_seeded_stream_of_fresh_batches():
+    first, again = tasks.adding_batches(20, 8, 7), tasks.adding_batches(20, 8, 7)
+    x0, y0 = first(0)
+    x1, y1 = first(1)
+    assert x0.shape == (20, 8, 2) and y0.shape == (8,)
+    assert not torch.equal(x0, x1)  # a new batch each step
+    torch.testing.assert_close(again(0), (x0, y0))  # the same seed, the same stream
+    torch.testing.assert_close(again(1), (x1, y1))
+    g = torch.Generator().manual_seed(7)
+    torch.testing.assert_close(tasks.adding_problem(20, 8, generator=g), (x0, y0))
+    with pytest.raises(TypeError, match="seed: expected an int"):
+        tasks.adding_batches(20, 8, 1.5)

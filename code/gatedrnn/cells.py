@@ -52,13 +52,20 @@ def lstm_step(
     return h, c
 
 
-def gru_step(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """GRU in PyTorch's reset-after form: the reset gate multiplies ``W_hn h_{t-1} + b_hn`` after the product."""
+def gru_gates(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """The GRU's reset gate r, update gate z and candidate n at one step, in PyTorch's reset-after form: the reset gate
+    multiplies ``W_hn h_{t-1} + b_hn`` after the product."""
     u_r, u_z, u_n = u.chunk(3, dim=-1)
     v_r, v_z, v_n = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
     r = torch.sigmoid(u_r + v_r)  # reset gate, eq. (gru-gates)
     z = torch.sigmoid(u_z + v_z)  # update gate, eq. (gru-gates)
     n = torch.tanh(u_n + r * v_n)  # candidate, eq. (gru-candidate)
+    return r, z, n
+
+
+def gru_step(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """GRU in PyTorch's reset-after form: ``h_t = (1 - z_t) n_t + z_t h_{t-1}``."""
+    _, z, n = gru_gates(u, h, weight_hh, bias_hh)  # eqs. (gru-gates), (gru-candidate)
     return (1 - z) * n + z * h  # eq. (gru-hidden)
 
 

@@ -4,16 +4,18 @@
   equals s (the scale of chapter 4's sweep; s = 1 is the orthogonal initialisation).
 * :func:`identity_recurrent_`: W_hh = s I and zero biases, with small input weights: the IRNN of Le, Jaitly and
   Hinton (2015) when the nonlinearity is ReLU.
+* :func:`forget_gate_bias_`: the LSTM's forget-gate bias (chapter 6).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
 from torch import nn
 
-from gatedrnn.layers import RNN, RecurrentBase
+from gatedrnn.layers import LSTM, RNN, RecurrentBase
 
 
 def _check(rnn: object, scale: object) -> float:
@@ -61,3 +63,22 @@ def identity_recurrent_(
             elif name.startswith("weight_ih"):
                 noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
                 parameter.copy_(input_std * noise)
+
+
+def forget_gate_bias_(lstm: LSTM, value: float) -> None:
+    """Set the forget gate's bias of every layer of ``lstm`` to ``value``: b_if = ``value`` and b_hf = 0, so that with
+    small weights f_t ≈ σ(``value``). Jozefowicz, Zaremba and Sutskever (2015) recommend 1 (PyTorch's default draws
+    both from U(-1/√H, 1/√H))."""
+    if not isinstance(lstm, LSTM):
+        raise TypeError(f"lstm: expected a gatedrnn.LSTM, got {type(lstm).__name__}")
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"value: expected a finite number, got {value!r}")
+    if not lstm.bias:
+        raise ValueError("lstm: expected a module with biases, got bias=False")
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, parameter in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                parameter[H : 2 * H] = value
+            elif name.startswith("bias_hh"):
+                parameter[H : 2 * H] = 0.0

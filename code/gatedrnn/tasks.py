@@ -8,6 +8,8 @@ the sequence and one in the second; the target is the sum of the two marked valu
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 
@@ -54,3 +56,21 @@ def adding_loss(prediction: Tensor, targets: Tensor) -> Tensor:
         raise ValueError(f"prediction: expected shape {tuple(targets.shape)} or {(*targets.shape, 1)}, "
                          f"got {tuple(prediction.shape)}")
     return ((prediction - targets) ** 2).mean()
+
+
+def adding_batches(
+    sequence_length: int,
+    batch_size: int,
+    seed: int,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Callable[[int], tuple[Tensor, Tensor]]:
+    """A stream of fresh adding-problem batches for :func:`gatedrnn.training.train`: ``batches(step)`` draws the next
+    one from a generator seeded with ``seed``, so the same seed gives the same sequence of batches."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    check_size("sequence_length", sequence_length, minimum=2)
+    check_size("batch_size", batch_size)
+    generator = torch.Generator().manual_seed(seed)
+    return lambda step: adding_problem(sequence_length, batch_size, generator=generator, device=device, dtype=dtype)

@@ -1,0 +1,63 @@
+"""Parameter and FLOP formulas against the modules and against what PyTorch counts when a step runs."""
+
+import itertools
+
+import pytest
+import torch
+
+import gatedrnn
+from gatedrnn import cost
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers, bias, bidirectional", list(itertools.product([1, 3], [True, False], [False, True])))
+def test_parameter_count_matches_torch_nn(kind, layers, bias, bidirectional):
+    module = getattr(torch.nn, kind)(7, 11, num_layers=layers, bias=bias, bidirectional=bidirectional)
+    expected = sum(p.numel() for p in module.parameters())
+    assert cost.parameter_count(kind, 7, 11, num_layers=layers, bias=bias, bidirectional=bidirectional) == expected
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True), (3, False)])
+def test_parameter_count_with_lstm_projection(layers, bidirectional):
+    module = torch.nn.LSTM(5, 9, num_layers=layers, bidirectional=bidirectional, proj_size=4)
+    expected = sum(p.numel() for p in module.parameters())
+    assert cost.parameter_count("LSTM", 5, 9, num_layers=layers, bidirectional=bidirectional, proj_size=4) == expected
+
+
+def test_parameter_count_by_hand():
+    assert cost.parameter_count("LSTM", 2, 3) == 4 * 3 * (2 + 3) + 2 * 4 * 3  # 84
+    assert cost.parameter_count("GRU", 1, 1, bias=False) == 3 * 2
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("I, H, N", [(3, 5, 1), (8, 16, 4)])
+def test_flop_formula_matches_what_a_step_executes(kind, I, H, N):
+    cell = getattr(gatedrnn, f"{kind}Cell")(I, H)
+    x = torch.randn(N, I)
+    counted = cost.counted_flops(lambda: cell(x))
+    formula = cost.flops_per_step(kind, I, H)
+    assert counted["matmul"] == N * formula["matmul"]
+    assert counted["elementwise"] == N * formula["elementwise"]
+
+
+def test_flops_are_counted_the_same_for_torch_nn_matmuls():
+    cell = torch.nn.LSTMCell(4, 6)
+    counted = cost.counted_flops(lambda: cell(torch.randn(2, 4)))
+    assert counted["matmul"] == 2 * cost.flops_per_step("LSTM", 4, 6)["matmul"]
+
+
+def test_seconds_per_step_is_a_positive_median():
+    calls = []
+    seconds = cost.seconds_per_step(lambda: calls.append(1), device=torch.device("cpu"), repeats=5)
+    assert len(calls) == 7 and 0 < seconds < 0.01
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="kind: expected one of"):
+        cost.parameter_count("Transformer", 1, 1)
+    with pytest.raises(ValueError, match="proj_size: only the LSTM"):
+        cost.parameter_count("GRU", 2, 4, proj_size=2)
+    with pytest.raises(ValueError, match="hidden_size"):
+        cost.flops_per_step("RNN", 2, 0)
+    with pytest.raises(ValueError, match="repeats"):
+        cost.seconds_per_step(lambda: None, device=torch.device("cpu"), repeats=0)
