@@ -74,6 +74,18 @@ def test_stops_on_a_non_finite_gradient_naming_step_and_norm():
     assert all(math.isfinite(v) for v in error.history.loss + error.history.grad_norm)
 
 
+def test_train_or_stop_returns_the_error_or_the_full_history():
+    exploding = model()
+    with torch.no_grad():
+        exploding.rnn.weight_hh_l0.mul_(30.0)
+    config = training.TrainingConfig(steps=200, learning_rate=1e3, optimizer="sgd")
+    history, stop = training.train_or_stop(exploding, adding_batches(), mse, config)
+    assert isinstance(stop, training.NonFiniteError) and len(history) == stop.step < 200
+    assert history is stop.history
+    history, stop = training.train_or_stop(model(), adding_batches(), mse, training.TrainingConfig(5, 1e-3))
+    assert stop is None and len(history) == 5
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"steps": 0, "learning_rate": 0.1}, "steps: expected an int >= 1"),
     ({"steps": 1, "learning_rate": 0.0}, "learning_rate: expected a number > 0"),

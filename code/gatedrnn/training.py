@@ -124,3 +124,17 @@ def train(
         history.clipped.append(clipped)
         optimizer.step()
     return history
+
+
+def train_or_stop(
+    model: nn.Module,
+    batches: Callable[[int], tuple[Tensor, Tensor]],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    config: TrainingConfig,
+) -> tuple[History, NonFiniteError | None]:
+    """:func:`train`, for experiments where blowing up is an outcome to record: returns ``(history, None)`` after a
+    full run, or ``(history up to the stop, the NonFiniteError)`` when training met inf or NaN."""
+    try:
+        return train(model, batches, loss_fn, config), None
+    except NonFiniteError as error:
+        return error.history, error
