@@ -1,6 +1,9 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make book   create .venv, install, build and execute the whole book into _build/html
-#   make test   the same install, the package tests, the strict book build, and nbval on the executed notebooks
+#   make test   the same install, the package tests, the strict book build, the student book, the assignments
+#               and their grading tests, and nbval on the executed notebooks
+#   make assignments   student notebooks and autograders under _build/assignments (solutions checked by otter)
+#   make student-book  the book with every exercise solution removed, into _build/student/_build/html
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -18,7 +21,7 @@ CODE_HASH = $(shell (echo "$${GATEDRNN_PROFILE-} $${GATEDRNN_DEVICE-}"; cat code
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: all install book test unit nbval clean
+.PHONY: all install book student-book assignments grading test unit nbval clean
 
 all: book
 
@@ -36,18 +39,33 @@ _build/.code-$(CODE_HASH): $(STAMP)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/.code-*
 	mkdir -p _build && touch $@
 
-book: install _build/.code-$(CODE_HASH)
+# The instructor guide grades the built assignments, so the book needs them.
+book: install assignments _build/.code-$(CODE_HASH)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
+# Same notebooks, same execution cache as `book`; only the exercise solutions are left out.
+student-book: book
+	rm -rf _build/student && mkdir -p _build/student
+	$(BIN)/python tools/student_config.py _build/student/_config.yml
+	$(BIN)/jupyter-book build . --config _build/student/_config.yml --path-output _build/student $(JB_FLAGS)
+	@echo "The student book is in _build/student/_build/html/index.html"
+
+assignments: install
+	$(BIN)/python assignments/build.py
+
+# Grades every reference solution and blank student notebook with `otter run`, and scans for leaks.
+grading: assignments book student-book
+	$(BIN)/python -m pytest tests/grading -W error -p no:cacheprovider
+
 unit: install
-	$(BIN)/python -m pytest tests -W error -p no:cacheprovider
+	$(BIN)/python -m pytest tests --ignore=tests/grading -W error -p no:cacheprovider
 
 nbval: install
 	PYTHONPATH=tests $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider
 
-test: unit book nbval
+test: unit book student-book grading nbval
 
 clean:
 	rm -rf _build

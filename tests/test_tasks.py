@@ -1,4 +1,6 @@
-"""The adding problem: shapes, markers where the definition puts them, targets, baseline, reproducibility."""
+"""The long-range tasks: the adding problem, the copy task and sequential digits, each against its definition."""
+
+import math
 
 import pytest
 import torch
@@ -60,3 +62,71 @@ def test_adding_batches_is_a_seeded_stream_of_fresh_batches():
     torch.testing.assert_close(tasks.adding_problem(20, 8, generator=g), (x0, y0))
     with pytest.raises(TypeError, match="seed: expected an int"):
         tasks.adding_batches(20, 8, 1.5)
+
+
+@pytest.mark.parametrize("T", [1, 2, 10, 100])
+def test_copy_task_is_arjovskys_definition(T):
+    inputs, targets = tasks.copy_task(64, T, generator=torch.Generator().manual_seed(T))
+    assert inputs.shape == targets.shape == (T + 20, 64) and inputs.dtype == targets.dtype == torch.int64
+    symbols = inputs[:10]
+    assert bool(((symbols >= 0) & (symbols <= 7)).all())
+    assert bool((inputs[10:10 + T - 1] == 8).all()) and bool((inputs[10 + T - 1] == 9).all())
+    assert bool((inputs[T + 10:] == 8).all()) and int((inputs == 9).sum()) == 64
+    assert bool((targets[:T + 10] == 8).all()) and torch.equal(targets[T + 10:], symbols)
+
+
+def test_copy_task_draws_symbols_uniformly_and_reproducibly():
+    inputs, _ = tasks.copy_task(20_000, 5, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(inputs[:10].flatten(), minlength=8)[:8].double()
+    assert (counts / counts.sum() - 1 / 8).abs().max() < 0.005
+    again = tasks.copy_task(20_000, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], inputs)
+
+
+@pytest.mark.parametrize("T", [1, 100, 200])
+def test_copy_baseline_is_the_cross_entropy_of_the_best_memoryless_guess(T):
+    _, targets = tasks.copy_task(256, T, generator=torch.Generator().manual_seed(1))
+    # blank for sure for the first T + 10 steps, then uniform over the eight symbols
+    log_p = torch.full((T + 20, 256, 10), -torch.inf, dtype=torch.float64)
+    log_p[:T + 10, :, 8] = 0.0
+    log_p[T + 10:, :, :8] = -math.log(8)
+    loss = torch.nn.functional.nll_loss(log_p.reshape(-1, 10), targets.reshape(-1))
+    assert loss.item() == pytest.approx(tasks.copy_baseline(T), rel=1e-12)
+    assert tasks.copy_baseline(100) == pytest.approx(10 * math.log(8) / 120)
+
+
+def test_copy_task_bad_sizes_name_the_argument():
+    with pytest.raises(ValueError, match="delay: expected an int >= 1, got 0"):
+        tasks.copy_task(4, 0)
+    with pytest.raises(TypeError, match="batch_size: expected an int"):
+        tasks.copy_task(4.0, 10)
+
+
+def test_sequential_digits_split_the_whole_dataset_and_read_it_in_order():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    train_x, train_y = tasks.sequential_digits("train", by="pixel", dtype=torch.float64)
+    test_x, test_y = tasks.sequential_digits("test", by="pixel", dtype=torch.float64)
+    assert train_x.shape == (64, 1348, 1) and test_x.shape == (64, 449, 1) and train_y.dtype == torch.int64
+    assert len(train_y) + len(test_y) == len(digits.target) == 1797
+    # every image is in exactly one split, pixels row-major, values scaled to [0, 1], its own label
+    everything = torch.cat([train_x[..., 0].T, test_x[..., 0].T]) * 16
+    labels = torch.cat([train_y, test_y])
+    reference = torch.from_numpy(digits.data)
+    key = lambda rows, ys: sorted(tuple(r) + (y,) for r, y in zip(rows.round().long().tolist(), ys.tolist()))
+    assert key(everything, labels) == key(reference, torch.from_numpy(digits.target))
+    rows_x, rows_y = tasks.sequential_digits("train", by="row", dtype=torch.float64)
+    assert rows_x.shape == (8, 1348, 8) and torch.equal(rows_y, train_y)
+    torch.testing.assert_close(rows_x.permute(1, 0, 2).reshape(1348, 64), train_x[..., 0].T, rtol=0, atol=0)
+
+
+def test_sequential_digits_same_seed_same_split_and_arguments_checked():
+    a = tasks.sequential_digits("test", seed=3)
+    b = tasks.sequential_digits("test", seed=3)
+    c = tasks.sequential_digits("test", seed=4)
+    assert torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
+    with pytest.raises(ValueError, match="split: expected 'train' or 'test', got 'valid'"):
+        tasks.sequential_digits("valid")
+    with pytest.raises(ValueError, match="by: expected 'pixel' or 'row', got 'column'"):
+        tasks.sequential_digits("train", by="column")

@@ -3,7 +3,7 @@
 Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
 (unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
 (device, profile, seeds), :mod:`~gatedrnn.bptt` (backpropagation through time by hand),
-:mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem),
+:mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem, the copy task, sequential digits),
 :mod:`~gatedrnn.models` (a module with a readout), :mod:`~gatedrnn.clipping` and :mod:`~gatedrnn.training` (the
 training loop), :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates`
 (recording gate values), :mod:`~gatedrnn.gru_conventions` (the GRU as three papers write it), :mod:`~gatedrnn.cost`

@@ -4,10 +4,19 @@ can teach a network to solve them.
 The adding problem (Hochreiter and Schmidhuber 1997), in the form of Le, Jaitly and Hinton (2015): each input step has two
 channels, a value drawn uniformly from [0, 1] and a marker that is 1 at exactly two steps, one in the first half of
 the sequence and one in the second; the target is the sum of the two marked values.
+
+The copy task, as Arjovsky, Shah and Bengio (2016) define it: ten symbols from an alphabet of eight, a long run of
+blanks, a delimiter, and the network must then write the ten symbols back.
+
+Sequential digits: scikit-learn's 8×8 handwritten digits, read one pixel (T = 64) or one row (T = 8) per step,
+a stand-in for pixel-by-pixel MNIST that ships with the library, so nothing is downloaded.
+
+Every task is time-first, like the package's layers: inputs [T, N, ...].
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -74,3 +83,76 @@ def adding_batches(
     check_size("batch_size", batch_size)
     generator = torch.Generator().manual_seed(seed)
     return lambda step: adding_problem(sequence_length, batch_size, generator=generator, device=device, dtype=dtype)
+
+
+COPY_SYMBOLS = 8  # the symbols to remember are 0 … 7
+COPY_BLANK = 8
+COPY_DELIMITER = 9
+COPY_CLASSES = 10
+COPY_LENGTH = 10  # how many symbols are copied
+
+
+def copy_baseline(delay: int) -> float:
+    """Cross-entropy per step, in nats, of the best memoryless strategy on :func:`copy_task`: blanks wherever the
+    target is always blank, then a uniform guess over the 8 symbols, ``10 log 8 / (T + 20)``."""
+    T = check_size("delay", delay)
+    return COPY_LENGTH * math.log(COPY_SYMBOLS) / (T + 2 * COPY_LENGTH)
+
+
+def copy_task(
+    batch_size: int,
+    delay: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """A batch of the copy task: inputs and targets, both int64 [T + 20, N] (time-first).
+
+    Input: ten symbols drawn uniformly from 0 … 7, then ``T - 1`` blanks (8), the delimiter (9), then ten blanks.
+    Target: ``T + 10`` blanks, then the ten symbols. Draws from ``generator`` on the CPU.
+    """
+    N = check_size("batch_size", batch_size)
+    T = check_size("delay", delay)
+    symbols = torch.randint(0, COPY_SYMBOLS, (COPY_LENGTH, N), generator=generator)
+    inputs = torch.full((T + 2 * COPY_LENGTH, N), COPY_BLANK, dtype=torch.int64)
+    inputs[:COPY_LENGTH] = symbols
+    inputs[COPY_LENGTH + T - 1] = COPY_DELIMITER
+    targets = torch.full_like(inputs, COPY_BLANK)
+    targets[T + COPY_LENGTH:] = symbols
+    return inputs.to(device), targets.to(device)
+
+
+def digit_images() -> tuple[Tensor, Tensor]:
+    """scikit-learn's 1797 handwritten digits: images float64 [1797, 8, 8] scaled to [0, 1], labels int64 [1797]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return torch.from_numpy(digits.images / 16.0), torch.from_numpy(digits.target).long()
+
+
+DIGITS_TEST_FRACTION = 0.25
+
+
+def sequential_digits(
+    split: str,
+    *,
+    by: str = "pixel",
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The digits read sequentially: ``by="pixel"`` gives inputs [64, N, 1] (row-major pixels), ``by="row"`` gives
+    [8, N, 8]; labels are int64 [N]. ``split`` is ``"train"`` or ``"test"``: a fixed quarter of the images, chosen
+    by a permutation seeded with ``seed``, is held out for testing."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+    if by not in ("pixel", "row"):
+        raise ValueError(f"by: expected 'pixel' or 'row', got {by!r}")
+    images, labels = digit_images()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    n_test = round(DIGITS_TEST_FRACTION * len(labels))
+    chosen = order[:n_test] if split == "test" else order[n_test:]
+    images, labels = images[chosen], labels[chosen]
+    inputs = images.reshape(len(chosen), 64, 1) if by == "pixel" else images
+    inputs = inputs.transpose(0, 1).to(device=device, dtype=dtype or torch.get_default_dtype())
+    return inputs, labels.to(device)

@@ -1,0 +1,27 @@
+"""Write the student edition's Jupyter Book config: ``_config.yml`` with every exercise solution removed.
+
+    python tools/student_config.py OUT.yml
+
+The local extension ``tools/remove_solutions.py`` removes every solution, with the code cells inside gated ones,
+from the pages. Sphinx's copies of the page sources (``_sources/``, which hold the solutions) are not made, and the
+buttons that lead to the sources (download, launch, repository, edit) are off. The execution cache is the main
+build's, so the student edition reuses its executed notebooks.
+"""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+config = yaml.safe_load((ROOT / "_config.yml").read_text())
+config["title"] += " (student edition)"
+config["execute"]["cache"] = str(ROOT / "_build" / ".jupyter_cache")
+config["sphinx"]["local_extensions"] = {"remove_solutions": str(ROOT / "tools")}
+config["sphinx"]["config"]["html_copy_source"] = False
+config["launch_buttons"] = {"notebook_interface": "classic"}
+config["html"] = {"use_repository_button": False, "use_issues_button": False, "use_edit_page_button": False,
+                  "use_download_button": False}
+config["bibtex_bibfiles"] = [str(ROOT / name) for name in config["bibtex_bibfiles"]]
+Path(sys.argv[1]).write_text(yaml.safe_dump(config, sort_keys=False))
