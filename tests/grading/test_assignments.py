@@ -99,11 +99,12 @@ def test_reference_solution_gets_full_marks_and_blank_gets_zero(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_question_has_public_and_hidden_tests(name):
-    hidden_in_master = sum(cell.lstrip().startswith("# HIDDEN") for cell in code_cells(
-        ROOT / "assignments" / name / f"{name}.md"))
+    master = (ROOT / "assignments" / name / f"{name}.md").read_text()
+    sections = re.findall(r"# BEGIN QUESTION\nname: (\w+)\n(.*?)# END QUESTION", master, flags=re.S)
+    hidden = {question: body.count("```{code-cell} ipython3\n# HIDDEN") for question, body in sections}
     public = nbformat.read(built(name, "student"), as_version=4).metadata["otter"]["tests"]
-    assert set(public) == set(grade.questions(built(name, "autograder")))
-    assert hidden_in_master >= len(public), f"{name}: fewer hidden tests ({hidden_in_master}) than questions"
+    assert set(public) == set(hidden) == set(grade.questions(built(name, "autograder")))
+    assert min(hidden.values()) >= 1, f"{name}: a question without hidden tests: {hidden}"
     for question, source in public.items():
         assert "hidden=True" not in source and "@test_case" in source, f"{name}/{question}: public tests malformed"
 
