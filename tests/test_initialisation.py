@@ -68,9 +68,21 @@ def test_forget_gate_bias_sets_the_total_forget_bias_of_every_layer(value):
 
 
 def test_forget_gate_bias_refuses_other_modules_and_values():
-    with pytest.raises(TypeError, match="lstm: expected a gatedrnn.LSTM"):
+    with pytest.raises(TypeError, match="lstm: expected a gatedrnn.LSTM or torch.nn.LSTM"):
         initialisation.forget_gate_bias_(gatedrnn.GRU(2, 3), 1.0)
     with pytest.raises(ValueError, match="value: expected a finite number"):
         initialisation.forget_gate_bias_(gatedrnn.LSTM(2, 3), float("nan"))
     with pytest.raises(ValueError, match="bias=False"):
         initialisation.forget_gate_bias_(gatedrnn.LSTM(2, 3, bias=False), 1.0)
+
+
+def test_forget_gate_bias_sets_the_same_entries_of_torch_nn_lstm():
+    torch.manual_seed(5)
+    theirs = torch.nn.LSTM(3, 4, num_layers=2)
+    torch.manual_seed(5)
+    ours = gatedrnn.LSTM(3, 4, num_layers=2)
+    initialisation.forget_gate_bias_(theirs, 1.5)
+    initialisation.forget_gate_bias_(ours, 1.5)
+    for (name, a), b in zip(theirs.state_dict().items(), ours.state_dict().values()):
+        assert torch.equal(a, b.to(a.dtype)), name
+    assert bool((theirs.bias_ih_l1[4:8] == 1.5).all()) and bool((theirs.bias_hh_l1[4:8] == 0).all())

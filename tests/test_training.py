@@ -89,7 +89,7 @@ def test_train_or_stop_returns_the_error_or_the_full_history():
 @pytest.mark.parametrize("kwargs, message", [
     ({"steps": 0, "learning_rate": 0.1}, "steps: expected an int >= 1"),
     ({"steps": 1, "learning_rate": 0.0}, "learning_rate: expected a number > 0"),
-    ({"steps": 1, "learning_rate": 0.1, "optimizer": "rmsprop"}, "optimizer: expected one of"),
+    ({"steps": 1, "learning_rate": 0.1, "optimizer": "adagrad"}, "optimizer: expected one of"),
     ({"steps": 1, "learning_rate": 0.1, "momentum": 0.9}, "momentum: only for optimizer='sgd'"),
     ({"steps": 1, "learning_rate": 0.1, "clip": "norm"}, "threshold: expected a number exactly when clip is set"),
     ({"steps": 1, "learning_rate": 0.1, "threshold": 1.0}, "threshold: expected a number exactly when clip is set"),
@@ -107,5 +107,24 @@ def test_last_step_reads_the_last_output():
     torch.testing.assert_close(net(x), net.readout(output[-1]), rtol=0, atol=0)
     with pytest.raises(ValueError, match="rnn: expected batch_first=False"):
         models.LastStep(gatedrnn.RNN(2, 3, batch_first=True), 1)
-    with pytest.raises(TypeError, match="rnn: expected a gatedrnn.RNN"):
-        models.LastStep(torch.nn.RNN(2, 3), 1)
+    with pytest.raises(TypeError, match="rnn: expected a gatedrnn or torch.nn RNN"):
+        models.LastStep(torch.nn.Linear(2, 3), 1)
+
+
+def test_rmsprop_equals_torch_rmsprop_and_on_step_sees_every_step():
+    config = training.TrainingConfig(steps=12, learning_rate=3e-3, optimizer="rmsprop")
+    seen = []
+    history = training.train(model(), adding_batches(), mse, config, on_step=lambda step, loss: seen.append((step, loss)))
+
+    theirs, batches = model(), adding_batches()
+    optimizer = torch.optim.RMSprop(theirs.parameters(), lr=3e-3)
+    losses = []
+    for step in range(12):
+        x, y = batches(step)
+        loss = mse(theirs(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert history.loss == pytest.approx(losses, rel=1e-12, abs=0)
+    assert seen == list(enumerate(history.loss))

@@ -65,12 +65,12 @@ def identity_recurrent_(
                 parameter.copy_(input_std * noise)
 
 
-def forget_gate_bias_(lstm: LSTM, value: float) -> None:
+def forget_gate_bias_(lstm: LSTM | torch.nn.LSTM, value: float) -> None:
     """Set the forget gate's bias of every layer of ``lstm`` to ``value``: b_if = ``value`` and b_hf = 0, so that with
     small weights f_t ≈ σ(``value``). Jozefowicz, Zaremba and Sutskever (2015) recommend 1 (PyTorch's default draws
     both from U(-1/√H, 1/√H))."""
-    if not isinstance(lstm, LSTM):
-        raise TypeError(f"lstm: expected a gatedrnn.LSTM, got {type(lstm).__name__}")
+    if not isinstance(lstm, (LSTM, torch.nn.LSTM)):
+        raise TypeError(f"lstm: expected a gatedrnn.LSTM or torch.nn.LSTM, got {type(lstm).__name__}")
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"value: expected a finite number, got {value!r}")
     if not lstm.bias:

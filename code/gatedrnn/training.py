@@ -14,13 +14,13 @@ from torch import Tensor, nn
 from gatedrnn import clipping
 from gatedrnn.validation import check_size
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
 CLIPS = (None, "norm", "value")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """How to train: ``steps`` updates of ``optimizer`` (``'sgd'``, with ``momentum``, or ``'adam'``) at
+    """How to train: ``steps`` updates of ``optimizer`` (``'sgd'``, with ``momentum``, ``'adam'`` or ``'rmsprop'``) at
     ``learning_rate``; ``clip`` is ``None``, ``'norm'`` (eq. clip-norm) or ``'value'`` (eq. clip-value), at
     ``threshold``."""
 
@@ -80,6 +80,8 @@ def make_optimizer(parameters, config: TrainingConfig) -> torch.optim.Optimizer:
     """The optimizer ``config`` names, over ``parameters``."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=config.learning_rate)
     return torch.optim.Adam(parameters, lr=config.learning_rate)
 
 
@@ -88,10 +90,12 @@ def train(
     batches: Callable[[int], tuple[Tensor, Tensor]],
     loss_fn: Callable[[Tensor, Tensor], Tensor],
     config: TrainingConfig,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> History:
     """Train ``model`` in place for ``config.steps`` steps and return its :class:`History`.
 
     ``batches(step)`` gives ``(inputs, targets)`` for a step; ``loss_fn(model(inputs), targets)`` is a scalar.
+    ``on_step(step, loss)``, if given, is called after every update (a progress bar, say).
     Raises :class:`NonFiniteError` (naming the step, the loss and the gradient norm) as soon as either is inf or NaN,
     before the update that would spread it into the weights.
     """
@@ -123,6 +127,8 @@ def train(
         history.grad_norm.append(norm)
         history.clipped.append(clipped)
         optimizer.step()
+        if on_step is not None:
+            on_step(step, loss_value)
     return history
 
 
@@ -131,10 +137,11 @@ def train_or_stop(
     batches: Callable[[int], tuple[Tensor, Tensor]],
     loss_fn: Callable[[Tensor, Tensor], Tensor],
     config: TrainingConfig,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[History, NonFiniteError | None]:
     """:func:`train`, for experiments where blowing up is an outcome to record: returns ``(history, None)`` after a
     full run, or ``(history up to the stop, the NonFiniteError)`` when training met inf or NaN."""
     try:
-        return train(model, batches, loss_fn, config), None
+        return train(model, batches, loss_fn, config, on_step), None
     except NonFiniteError as error:
         return error.history, error

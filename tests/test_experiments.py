@@ -1,0 +1,57 @@
+"""Many seeds of one experiment: each run is the run training alone would give, and a blow-up is recorded, not lost."""
+
+import math
+
+import pytest
+import torch
+
+import gatedrnn
+from gatedrnn import experiments, models, tasks, training
+
+
+def build(seed, H=8, scale=1.0):
+    net = models.LastStep(torch.nn.LSTM(2, H), 1)
+    with torch.no_grad():
+        net.rnn.weight_hh_l0.mul_(scale)
+    return net, tasks.adding_batches(6, 16, seed)
+
+
+TEST = tasks.adding_problem(6, 256, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
+
+
+def evaluate(net):
+    assert not net.training and not torch.is_grad_enabled()
+    return tasks.adding_loss(net(TEST[0]), TEST[1])
+
+
+def test_each_run_equals_training_that_seed_by_hand():
+    config = training.TrainingConfig(steps=20, learning_rate=1e-2)
+    runs = experiments.run_seeds(build, tasks.adding_loss, config, [3, 4], evaluate)
+    assert [r.seed for r in runs] == [3, 4]
+    for run in runs:
+        gatedrnn.seed_everything(run.seed)
+        net, batches = build(run.seed)
+        history = training.train(net, batches, tasks.adding_loss, config)
+        assert run.history.loss == history.loss and run.error is None
+        with torch.no_grad():
+            assert run.score == pytest.approx(tasks.adding_loss(net(TEST[0]), TEST[1]).item(), rel=1e-12)
+        assert run.seconds > 0
+    assert runs[0].history.loss != runs[1].history.loss
+
+
+def test_a_run_that_blows_up_is_kept_with_its_error_and_a_nan_score():
+    config = training.TrainingConfig(steps=40, learning_rate=1e6, optimizer="sgd")
+    runs = experiments.run_seeds(lambda seed: build(seed, scale=50.0), tasks.adding_loss, config, [0], evaluate)
+    (run,) = runs
+    assert isinstance(run.error, training.NonFiniteError) and math.isnan(run.score)
+    assert len(run.history) == run.error.step < 40
+
+
+def test_bad_arguments_are_named():
+    config = training.TrainingConfig(steps=1, learning_rate=1e-2)
+    with pytest.raises(ValueError, match="seeds: expected one or more ints"):
+        experiments.run_seeds(build, tasks.adding_loss, config, [], evaluate)
+    with pytest.raises(ValueError, match="seeds: expected one or more ints"):
+        experiments.run_seeds(build, tasks.adding_loss, config, [0.5], evaluate)
+    with pytest.raises(TypeError, match="config: expected a TrainingConfig"):
+        experiments.run_seeds(build, tasks.adding_loss, {"steps": 1}, [0], evaluate)

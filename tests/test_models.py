@@ -1,0 +1,68 @@
+"""Readouts over torch.nn's fused modules and the package's own, the one-hot symbol model, and its loss."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gatedrnn
+from gatedrnn import models
+
+
+@pytest.mark.parametrize("make", [torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, gatedrnn.LSTM, gatedrnn.GRU])
+def test_last_step_works_over_torch_nn_and_gatedrnn_modules(make):
+    torch.manual_seed(0)
+    net = models.LastStep(make(3, 5, num_layers=2, bidirectional=True), 4)
+    x = torch.randn(7, 2, 3)
+    output, _ = net.rnn(x)
+    assert net.readout.in_features == 10
+    torch.testing.assert_close(net(x), output[-1] @ net.readout.weight.T + net.readout.bias, rtol=0, atol=1e-14)
+
+
+def test_last_step_over_a_projected_lstm_reads_the_projection():
+    net = models.LastStep(torch.nn.LSTM(3, 8, proj_size=2), 1)
+    assert net.readout.in_features == 2
+
+
+def test_every_step_is_one_hot_inputs_then_a_linear_readout_at_each_step():
+    torch.manual_seed(1)
+    net = models.EveryStep(torch.nn.GRU(6, 4), 6)
+    tokens = torch.randint(0, 6, (9, 3))
+    eye = torch.eye(6)
+    output, state = net.rnn(eye[tokens])
+    logits, returned = net.run(tokens)
+    torch.testing.assert_close(logits, output @ net.readout.weight.T + net.readout.bias, rtol=0, atol=1e-14)
+    torch.testing.assert_close(returned, state, rtol=0, atol=0)
+    torch.testing.assert_close(net(tokens), logits, rtol=0, atol=0)
+
+
+def test_every_step_reading_in_pieces_with_the_state_equals_reading_at_once():
+    torch.manual_seed(2)
+    net = models.EveryStep(gatedrnn.LSTM(5, 3), 5)
+    tokens = torch.randint(0, 5, (12, 2))
+    first, state = net.run(tokens[:5])
+    second, _ = net.run(tokens[5:], state)
+    torch.testing.assert_close(torch.cat([first, second]), net(tokens), rtol=0, atol=1e-14)
+
+
+def test_every_step_names_bad_arguments():
+    with pytest.raises(ValueError, match="rnn: expected input_size = classes = 7"):
+        models.EveryStep(torch.nn.LSTM(6, 4), 7)
+    net = models.EveryStep(torch.nn.LSTM(6, 4), 6)
+    with pytest.raises(ValueError, match=r"tokens: expected integer tokens \[T, N\], got torch.float64 \(3, 2\)"):
+        net(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"tokens: expected integer tokens \[T, N\]"):
+        net(torch.zeros(3, dtype=torch.int64))
+
+
+def test_sequence_cross_entropy_is_the_mean_negative_log_probability_of_the_targets():
+    logits = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(3))
+    targets = torch.randint(0, 5, (4, 3), generator=torch.Generator().manual_seed(4))
+    log_p = logits - logits.exp().sum(-1, keepdim=True).log()
+    expected = -log_p.gather(-1, targets[..., None]).mean()
+    torch.testing.assert_close(models.sequence_cross_entropy(logits, targets), expected, rtol=1e-14, atol=0)
+    # uniform logits cost log C per step
+    assert models.sequence_cross_entropy(torch.zeros(2, 2, 8), targets[:2, :2]).item() == pytest.approx(math.log(8))
+    with pytest.raises(ValueError, match=r"targets: expected shape \(4, 3\)"):
+        models.sequence_cross_entropy(logits, targets.T)

@@ -1,0 +1,82 @@
+"""Characters as data: the corpus, the vocabulary, windows, bits per character and sampling, against closed forms."""
+
+import math
+
+import pytest
+import torch
+
+from gatedrnn import models, text
+
+
+def test_python_docs_is_the_documentation_topics_that_ship_with_python():
+    from pydoc_data.topics import topics
+
+    corpus = text.python_docs()
+    assert len(corpus) > 300_000 and topics["assert"] in corpus and corpus.startswith(topics[sorted(topics)[0]])
+
+
+def test_vocabulary_round_trips_and_names_unknown_characters():
+    vocabulary = text.Vocabulary.of("hello, world")
+    assert vocabulary.symbols == " ,dehlorw" and len(vocabulary) == 9
+    tokens = vocabulary.encode("world, hello")
+    assert tokens.dtype == torch.int64 and vocabulary.decode(tokens) == "world, hello"
+    with pytest.raises(ValueError, match=r"text: characters \['!', 'x'\] are not in the vocabulary"):
+        vocabulary.encode("x!")
+    with pytest.raises(ValueError, match="text: expected a non-empty str"):
+        text.Vocabulary.of("")
+
+
+def test_unigram_bits_is_the_cross_entropy_of_add_one_frequencies():
+    train = torch.tensor([0, 0, 0, 1])  # counts + 1 over 3 classes: 4, 2, 1 of 7
+    valid = torch.tensor([0, 1, 2, 2])
+    expected = -(math.log2(4 / 7) + math.log2(2 / 7) + 2 * math.log2(1 / 7)) / 4
+    assert text.unigram_bits(train, valid, 3) == pytest.approx(expected, rel=1e-14)
+    # a long uniform text over k symbols costs log2 k bits
+    uniform = torch.arange(8).repeat(1000)
+    assert text.unigram_bits(uniform, uniform, 8) == pytest.approx(3.0, rel=1e-12)
+    assert text.bits(math.log(2)) == pytest.approx(1.0)
+
+
+def test_windows_are_contiguous_and_each_target_is_the_next_character():
+    tokens = torch.arange(100)
+    batches = text.window_batches(tokens, 10, 7, seed=0)
+    inputs, targets = batches(0)
+    assert inputs.shape == targets.shape == (10, 7)
+    assert torch.equal(targets, inputs + 1) and torch.equal(inputs[1:], inputs[:-1] + 1)
+    again = text.window_batches(tokens, 10, 7, seed=0)
+    assert torch.equal(again(0)[0], inputs) and not torch.equal(batches(1)[0], inputs)
+    with pytest.raises(ValueError, match=r"tokens: expected a 1-d tensor longer than length = 100"):
+        text.window_batches(tokens, 100, 2, seed=0)
+
+
+def test_evaluate_bits_equals_one_pass_over_each_stream_whatever_the_piece_length():
+    torch.manual_seed(0)
+    net = models.EveryStep(torch.nn.LSTM(5, 6), 5)
+    tokens = torch.randint(0, 5, (203,))
+    streams = 4
+    usable = 200
+    inputs = tokens[:usable].reshape(streams, -1).T
+    targets = tokens[1:usable + 1].reshape(streams, -1).T
+    with torch.no_grad():
+        expected = models.sequence_cross_entropy(net(inputs), targets).item() / math.log(2)
+    for length in (7, 50, 1000):
+        assert text.evaluate_bits(net, tokens, streams=streams, length=length) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sampling_follows_the_temperature():
+    torch.manual_seed(1)
+    vocabulary = text.Vocabulary.of("abcd")
+    net = models.EveryStep(torch.nn.GRU(4, 8), 4)
+    one = text.sample(net, vocabulary, "ab", 30, 1.0, torch.Generator().manual_seed(7))
+    assert len(one) == 30 and set(one) <= set("abcd")
+    assert one == text.sample(net, vocabulary, "ab", 30, 1.0, torch.Generator().manual_seed(7))
+    # a very low temperature is greedy decoding: always the most likely next character
+    greedy, state, last = [], None, vocabulary.encode("ab")[:, None]
+    with torch.no_grad():
+        for _ in range(10):
+            logits, state = net.run(last, state)
+            last = logits[-1:].argmax(-1)
+            greedy.append(int(last))
+    assert text.sample(net, vocabulary, "ab", 10, 1e-4, torch.Generator()) == vocabulary.decode(torch.tensor(greedy))
+    with pytest.raises(ValueError, match="temperature: expected a number > 0"):
+        text.sample(net, vocabulary, "ab", 3, 0.0, torch.Generator())
