@@ -20,6 +20,10 @@ CODE_HASH = $(shell (echo "$${GATEDRNN_PROFILE-} $${GATEDRNN_DEVICE-}"; cat code
 	$$(find code/gatedrnn -name '*.py' | sort)) | sha256sum | cut -c1-16)
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
+# One thread per notebook. The book's networks are small and gain little from more, nbval can then run two
+# notebooks at once, and the build and nbval sum floating-point numbers in the same order (the thread count
+# changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
+export OMP_NUM_THREADS := 1
 
 .PHONY: all install book student-book assignments grading test unit nbval clean
 
@@ -63,7 +67,8 @@ unit: install
 
 nbval: install
 	PYTHONPATH=tests $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
+		-n 2 --dist loadfile
 
 test: unit book student-book grading nbval
 
