@@ -39,6 +39,21 @@ def test_each_run_equals_training_that_seed_by_hand():
     assert runs[0].history.loss != runs[1].history.loss
 
 
+def test_checkpoints_score_the_model_after_every_k_steps_without_changing_its_training():
+    config = training.TrainingConfig(steps=20, learning_rate=1e-2)
+    (plain,) = experiments.run_seeds(build, tasks.adding_loss, config, [5], evaluate)
+    (run,) = experiments.run_seeds(build, tasks.adding_loss, config, [5], evaluate, evaluate_every=6)
+    assert plain.checkpoints == () and run.history.loss == plain.history.loss and run.score == plain.score
+    assert [step for step, _ in run.checkpoints] == [6, 12, 18, 20] and run.checkpoints[-1][1] == run.score
+    for step, score in run.checkpoints[:-1]:
+        gatedrnn.seed_everything(5)
+        net, batches = build(5)
+        training.train(net, batches, tasks.adding_loss, training.TrainingConfig(steps=step, learning_rate=1e-2))
+        with torch.no_grad():
+            assert score == pytest.approx(tasks.adding_loss(net(TEST[0]), TEST[1]).item(), rel=1e-12), step
+    assert len({score for _, score in run.checkpoints}) == 4
+
+
 def test_a_run_that_blows_up_is_kept_with_its_error_and_a_nan_score():
     config = training.TrainingConfig(steps=40, learning_rate=1e6, optimizer="sgd")
     runs = experiments.run_seeds(lambda seed: build(seed, scale=50.0), tasks.adding_loss, config, [0], evaluate)
@@ -55,3 +70,22 @@ def test_bad_arguments_are_named():
         experiments.run_seeds(build, tasks.adding_loss, config, [0.5], evaluate)
     with pytest.raises(TypeError, match="config: expected a TrainingConfig"):
         experiments.run_seeds(build, tasks.adding_loss, {"steps": 1}, [0], evaluate)
+    with pytest.raises(ValueError, match="evaluate_every: expected an int >= 1, got 0"):
+        experiments.run_seeds(build, tasks.adding_loss, config, [0], evaluate, evaluate_every=0)
+
+
+@pytest.mark.parametrize(("value", "disabled"), [("1", True), ("True", True), ("yes", True), ("0", False), ("", False)])
+def test_the_progress_bar_is_switched_off_explicitly_by_tqdm_disable(monkeypatch, value, disabled):
+    seen = {}
+
+    class Recorder(experiments.tqdm):
+        def __init__(self, *args, **kwargs):
+            seen.update(kwargs)
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+    monkeypatch.setenv("TQDM_DISABLE", value)
+    monkeypatch.setattr(experiments, "tqdm", Recorder)
+    experiments.run_seeds(build, tasks.adding_loss, training.TrainingConfig(steps=2, learning_rate=1e-2), [0], evaluate,
+                          label="x")
+    assert seen["disable"] is disabled and seen["desc"] == "x" and seen["total"] == 2
+

@@ -10,6 +10,29 @@ import gatedrnn
 from gatedrnn import models
 
 
+@pytest.mark.parametrize("mode", models.MODES)
+def test_fused_is_the_torch_nn_module_with_pytorch_initialisation_but_the_lstm_forget_bias(mode):
+    torch.manual_seed(4)
+    expected = getattr(torch.nn, mode)(3, 5)
+    torch.manual_seed(4)
+    rnn = models.fused(mode, 3, 5)
+    assert type(rnn) is type(expected) and rnn.num_layers == 1 and not rnn.batch_first
+    for (name, p), q in zip(rnn.named_parameters(), expected.parameters()):
+        if mode == "LSTM" and name.startswith("bias"):
+            fill = 1.0 if name.startswith("bias_ih") else 0.0
+            assert (p[5:10] == fill).all(), name
+            p, q = torch.cat([p[:5], p[10:]]), torch.cat([q[:5], q[10:]])
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_fused_takes_another_forget_bias_and_names_bad_arguments():
+    assert (models.fused("LSTM", 2, 4, forget_bias=-3.0).bias_ih_l0[4:8] == -3.0).all()
+    with pytest.raises(ValueError, match=r"mode: expected one of \('RNN', 'LSTM', 'GRU'\), got 'lstm'"):
+        models.fused("lstm", 2, 4)
+    with pytest.raises(TypeError, match="hidden_size: expected an int, got float 4.0"):
+        models.fused("GRU", 2, 4.0)
+
+
 @pytest.mark.parametrize("make", [torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, gatedrnn.LSTM, gatedrnn.GRU])
 def test_last_step_works_over_torch_nn_and_gatedrnn_modules(make):
     torch.manual_seed(0)

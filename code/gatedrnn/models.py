@@ -7,13 +7,36 @@ are time-first, inputs [T, N, I].
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gatedrnn.initialisation import forget_gate_bias_
 from gatedrnn.layers import RecurrentBase
 from gatedrnn.validation import check_size
 
 Recurrent = RecurrentBase | nn.RNNBase
+MODES = ("RNN", "LSTM", "GRU")
+
+
+def fused(
+    mode: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    forget_bias: float = 1.0,
+    device: torch.device | str | None = None,
+) -> nn.RNNBase:
+    """PyTorch's fused one-layer, time-first ``torch.nn.RNN``, ``LSTM`` or ``GRU`` (``mode``), as the experiments of
+    Part III use it: PyTorch's initialisation, except that an LSTM's forget bias starts at ``forget_bias``
+    (:func:`~gatedrnn.initialisation.forget_gate_bias_`; 1 by default, the LSTM chapter's recommendation)."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    rnn = getattr(nn, mode)(check_size("input_size", input_size), check_size("hidden_size", hidden_size),
+                            device=device)
+    if mode == "LSTM":
+        forget_gate_bias_(rnn, forget_bias)
+    return rnn
 
 
 def _check_recurrent(rnn: object) -> Recurrent:
