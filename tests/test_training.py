@@ -23,23 +23,32 @@ def model(seed=0, H=16):
     return models.LastStep(gatedrnn.RNN(2, H), 1)
 
 
+def plain_pytorch_loop(make_optimizer, steps, clip=None):
+    """The reference: a fresh model trained on the same batches by the textbook PyTorch loop, ``clip(parameters)``
+    between backward and step; returns it and its losses."""
+    theirs, batches = model(), adding_batches()
+    optimizer = make_optimizer(theirs.parameters())
+    losses = []
+    for step in range(steps):
+        x, y = batches(step)
+        loss = mse(theirs(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            clip(theirs.parameters())
+        optimizer.step()
+        losses.append(loss.item())
+    return theirs, losses
+
+
 def test_equals_a_plain_pytorch_loop_with_clip_grad_norm():
     config = training.TrainingConfig(steps=15, learning_rate=0.05, optimizer="sgd", momentum=0.9, clip="norm",
                                      threshold=0.5)
     ours = model()
     history = training.train(ours, adding_batches(), mse, config)
 
-    theirs, batches = model(), adding_batches()
-    optimizer = torch.optim.SGD(theirs.parameters(), lr=0.05, momentum=0.9)
-    losses = []
-    for step in range(15):
-        x, y = batches(step)
-        loss = mse(theirs(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.5)
-        optimizer.step()
-        losses.append(loss.item())
+    theirs, losses = plain_pytorch_loop(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), 15,
+                                        clip=lambda p: torch.nn.utils.clip_grad_norm_(p, 0.5))
     assert history.loss == pytest.approx(losses, rel=1e-5)  # torch divides by norm + 1e-6 when it clips
     for p, q in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)  # torch's clipping divides by norm + 1e-6
@@ -111,20 +120,23 @@ def test_last_step_reads_the_last_output():
         models.LastStep(torch.nn.Linear(2, 3), 1)
 
 
+def test_adam_with_value_clipping_equals_torch_adam_and_clip_grad_value():
+    config = training.TrainingConfig(steps=12, learning_rate=1e-2, optimizer="adam", clip="value", threshold=0.05)
+    ours = model()
+    history = training.train(ours, adding_batches(), mse, config)
+    theirs, losses = plain_pytorch_loop(lambda p: torch.optim.Adam(p, lr=1e-2), 12,
+                                        clip=lambda p: torch.nn.utils.clip_grad_value_(p, 0.05))
+    assert any(history.clipped)  # the threshold is low enough to act
+    assert history.loss == pytest.approx(losses, rel=1e-12, abs=0)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
 def test_rmsprop_equals_torch_rmsprop_and_on_step_sees_every_step():
     config = training.TrainingConfig(steps=12, learning_rate=3e-3, optimizer="rmsprop")
     seen = []
     history = training.train(model(), adding_batches(), mse, config, on_step=lambda step, loss: seen.append((step, loss)))
 
-    theirs, batches = model(), adding_batches()
-    optimizer = torch.optim.RMSprop(theirs.parameters(), lr=3e-3)
-    losses = []
-    for step in range(12):
-        x, y = batches(step)
-        loss = mse(theirs(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    _, losses = plain_pytorch_loop(lambda p: torch.optim.RMSprop(p, lr=3e-3), 12)
     assert history.loss == pytest.approx(losses, rel=1e-12, abs=0)
     assert seen == list(enumerate(history.loss))
