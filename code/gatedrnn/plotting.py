@@ -67,6 +67,17 @@ def draw_unrolled(ax, steps: int = 4) -> None:
     ax.set_axis_off()
 
 
+def finish_training_axes(ax, baseline: float, baseline_label: str = "predict the mean",
+                         ylabel: str = "mean squared error") -> None:
+    """Finish a panel of training curves: the loss (``ylabel``) on a log axis against the training step, the
+    memoryless ``baseline`` as a dotted grey line named ``baseline_label``, and the legend."""
+    if not isinstance(baseline, (int, float)) or isinstance(baseline, bool) or not baseline > 0:
+        raise ValueError(f"baseline: expected a number > 0 (the loss axis is logarithmic), got {baseline!r}")
+    ax.axhline(baseline, color=PALETTE["baseline"], linestyle=":", label=baseline_label)
+    ax.set(yscale="log", xlabel="training step", ylabel=ylabel)
+    ax.legend()
+
+
 def running_mean(values, window: int = 50):
     """Mean of each ``window`` consecutive entries of a 1-D tensor (length ``len(values) - window + 1``), for
     drawing noisy training curves; entry k averages steps k … k + window − 1."""
