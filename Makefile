@@ -44,7 +44,9 @@ _build/.code-$(CODE_HASH): $(STAMP)
 	mkdir -p _build && touch $@
 
 # The instructor guide grades the built assignments, so the book needs them.
+# Jupyter Book executes one notebook at a time; the chapters are first executed into its cache one per core.
 book: install assignments _build/.code-$(CODE_HASH)
+	$(BIN)/python tools/execute_chapters.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
