@@ -35,5 +35,6 @@ result = load_executor("local-parallel", cache).run_and_cache(
     filter_uris=chapters, timeout=config["execute"]["timeout"], allow_errors=config["execute"]["allow_errors"])
 failed = [Path(uri).stem for uri in result.excepted + result.errored]
 print(f"executed {len(result.succeeded)} of {len(chapters)} chapters in {time.perf_counter() - begun:.0f} s on "
-      f"{os.cpu_count()} cores (the others were cached already)"
+      f"{os.cpu_count()} cores" + (f"; already cached: {len(chapters) - len(result.succeeded) - len(failed)}"
+                                   if len(result.succeeded) + len(failed) < len(chapters) else "")
       + (f"; failed here, so the build runs them again and reports why: {', '.join(failed)}" if failed else ""))
