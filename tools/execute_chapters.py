@@ -34,7 +34,9 @@ begun = time.perf_counter()
 result = load_executor("local-parallel", cache).run_and_cache(
     filter_uris=chapters, timeout=config["execute"]["timeout"], allow_errors=config["execute"]["allow_errors"])
 failed = [Path(uri).stem for uri in result.excepted + result.errored]
-print(f"executed {len(result.succeeded)} of {len(chapters)} chapters in {time.perf_counter() - begun:.0f} s on "
-      f"{os.cpu_count()} cores" + (f"; already cached: {len(chapters) - len(result.succeeded) - len(failed)}"
-                                   if len(result.succeeded) + len(failed) < len(chapters) else "")
-      + (f"; failed here, so the build runs them again and reports why: {', '.join(failed)}" if failed else ""))
+cached = len(chapters) - len(result.succeeded) - len(failed)
+report = f"executed {len(result.succeeded)} of {len(chapters)} chapters in {time.perf_counter() - begun:.0f} s on "
+report += f"{os.cpu_count()} cores" + (f"; already cached: {cached}" if cached else "")
+if failed:
+    report += f"; failed here, so the build runs them again and reports why: {', '.join(failed)}"
+print(report)
