@@ -1,0 +1,93 @@
+"""What a recurrent model costs (chapter 8): parameters and floating-point operations, by formula and by count, and
+wall time, by measurement."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from gatedrnn.validation import check_flag, check_size
+
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+# Element-wise operations per hidden unit and step, counted from the equations (chapter 8): RNN u + W h, tanh;
+# LSTM 4 sums, 3 sigmoids, 1 tanh, f c + i g (3), tanh(c), o · tanh(c); GRU 2 sums, 2 sigmoids, r · v, u + r v,
+# tanh, 1 - z, (1 - z) n, z h, the final sum.
+ELEMENTWISE_PER_UNIT = {"RNN": 2, "GRU": 11, "LSTM": 13}
+
+
+def _kind(kind: str) -> int:
+    if kind not in GATES:
+        raise ValueError(f"kind: expected one of {tuple(GATES)}, got {kind!r}")
+    return GATES[kind]
+
+
+def parameter_count(
+    kind: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    bias: bool = True,
+    bidirectional: bool = False,
+    proj_size: int = 0,
+) -> int:
+    """The number of parameters of ``torch.nn.<kind>`` with these arguments, from eq. (param-count)."""
+    G, I, H = _kind(kind), check_size("input_size", input_size), check_size("hidden_size", hidden_size)
+    L, P = check_size("num_layers", num_layers), check_size("proj_size", proj_size, minimum=0)
+    if P and kind != "LSTM":
+        raise ValueError(f"proj_size: only the LSTM has a projection, expected 0 for {kind}, got {P}")
+    D, R = 2 if check_flag("bidirectional", bidirectional) else 1, P or H  # directions; size of the state fed back
+    per_direction = lambda inputs: G * H * (inputs + R) + 2 * G * H * check_flag("bias", bias) + P * H  # noqa: E731
+    return D * (per_direction(I) + (L - 1) * per_direction(D * R))  # eq. (param-count)
+
+
+def flops_per_step(kind: str, input_size: int, hidden_size: int) -> dict[str, int]:
+    """Floating-point operations of one step for one sequence, eq. (flops-step): ``matmul`` for W_ih x and W_hh h
+    (a multiply and an add per weight), ``bias`` for adding b_ih and b_hh, ``elementwise`` for the rest (one per
+    arithmetic operation or nonlinearity on one unit)."""
+    G, I, H = _kind(kind), check_size("input_size", input_size), check_size("hidden_size", hidden_size)
+    return {"matmul": 2 * G * H * (I + H), "bias": 2 * G * H, "elementwise": ELEMENTWISE_PER_UNIT[kind] * H}
+
+
+class _ElementwiseCounter(TorchDispatchMode):
+    """Counts the output elements of every point-wise operation that runs inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if torch.Tag.pointwise in func.tags and isinstance(out, Tensor):
+            self.count += out.numel()
+        return out
+
+
+def counted_flops(step: Callable[[], object]) -> dict[str, int]:
+    """Run ``step()`` once and count what it executed: ``matmul`` as PyTorch's own ``FlopCounterMode`` counts matrix
+    products (bias additions fused into them are not counted), ``elementwise`` as the number of output elements of
+    point-wise operations. The reference for :func:`flops_per_step`."""
+    counter, elementwise = FlopCounterMode(display=False), _ElementwiseCounter()
+    with torch.no_grad(), counter, elementwise:
+        step()
+    return {"matmul": counter.get_total_flops(), "elementwise": elementwise.count}
+
+
+def seconds_per_step(step: Callable[[], object], *, device: torch.device, repeats: int = 20) -> float:
+    """Median wall time of ``step()`` over ``repeats`` runs after two warm-up runs, waiting for the device each time."""
+    check_size("repeats", repeats)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    times = []
+    for run in range(repeats + 2):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        if run >= 2:
+            times.append(time.perf_counter() - start)
+    return float(torch.tensor(times).median())

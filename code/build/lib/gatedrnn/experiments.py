@@ -1,0 +1,109 @@
+"""One experiment, many seeds: a claim about a model is a claim about what training does for most random starts,
+so the book trains each setting from several seeds and reports all of them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from gatedrnn.runtime import seed_everything
+from gatedrnn.training import History, NonFiniteError, TrainingConfig, train_or_stop
+from gatedrnn.validation import check_size
+
+Batches = Callable[[int], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One training run: its ``seed``, the :class:`~gatedrnn.training.History`, the ``error`` that stopped it (or
+    None), the ``score`` the evaluation gave afterwards (NaN if it stopped), its training time in ``seconds``, and
+    the ``(steps taken, score)`` pairs evaluated along the way (a learning curve on held-out data; empty unless
+    asked for)."""
+
+    seed: int
+    history: History
+    error: NonFiniteError | None
+    score: float
+    seconds: float
+    checkpoints: tuple[tuple[int, float], ...] = ()
+
+
+def _score(model: nn.Module, evaluate: Callable[[nn.Module], float]) -> float:
+    """``evaluate(model)`` in eval mode without gradients; the model is left in the mode it was in."""
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return float(evaluate(model))
+    finally:
+        model.train(training)
+
+
+def progress_disabled() -> bool:
+    """Whether the environment turns progress bars off: ``TQDM_DISABLE`` set to 1, true or yes. tqdm reads that
+    variable itself in a terminal, but its notebook bar (a widget, which the built HTML would keep) overrides it,
+    so the package passes it on explicitly."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes")
+
+
+def run_seeds(
+    build: Callable[[int], tuple[nn.Module, Batches]],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    config: TrainingConfig,
+    seeds: Iterable[int],
+    evaluate: Callable[[nn.Module], float],
+    label: str = "",
+    evaluate_every: int | None = None,
+) -> list[SeedRun]:
+    """Train one model per seed and score it.
+
+    For each seed, every generator is seeded (:func:`~gatedrnn.runtime.seed_everything`), ``build(seed)`` returns
+    a fresh model and its stream of batches, :func:`~gatedrnn.training.train_or_stop` trains it, and
+    ``evaluate(model)`` (called in eval mode, without gradients) scores it. With ``evaluate_every = k``, the model
+    is also scored after every k steps (the final score ends the list), for a held-out learning curve; ``evaluate``
+    must then leave the global random state alone, or it would change the training that follows. ``seconds`` is the
+    training time alone. A run that meets inf/NaN is kept, with its error and a NaN score. One progress bar, named
+    ``label``, counts the steps of all runs; it is silent when ``TQDM_DISABLE=1`` (the book's build sets it).
+    """
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds: expected one or more ints, got {seeds!r}")
+    if evaluate_every is not None:
+        check_size("evaluate_every", evaluate_every)
+    runs = []
+    with tqdm(total=len(seeds) * config.steps, desc=label, unit="step", leave=False,
+              disable=progress_disabled()) as bar:
+        for seed in seeds:
+            seed_everything(seed)
+            model, batches = build(seed)
+            checkpoints, evaluating = [], 0.0
+
+            def on_step(step: int, loss: float) -> None:
+                nonlocal evaluating
+                bar.update()
+                if evaluate_every is not None and (step + 1) % evaluate_every == 0 and step + 1 < config.steps:
+                    begun = time.perf_counter()
+                    checkpoints.append((step + 1, _score(model, evaluate)))
+                    evaluating += time.perf_counter() - begun
+
+            start = time.perf_counter()
+            history, error = train_or_stop(model, batches, loss_fn, config, on_step)
+            seconds = time.perf_counter() - start - evaluating
+            bar.update(config.steps - len(history))  # the steps a stopped run will not take
+            score = math.nan
+            if error is None:
+                score = _score(model, evaluate)
+                if evaluate_every is not None:
+                    checkpoints.append((config.steps, score))
+            runs.append(SeedRun(seed, history, error, score, seconds, tuple(checkpoints)))
+    return runs

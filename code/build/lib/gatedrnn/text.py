@@ -1,0 +1,117 @@
+"""Characters as data, for the character-level language model: the corpus (the documentation topics that ship with
+Python, so nothing is downloaded), its vocabulary, batches of windows, bits per character, the unigram baseline,
+and sampling at a temperature.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from gatedrnn.validation import check_size
+
+
+def python_docs() -> str:
+    """The text of ``pydoc_data.topics``: Python's reference documentation, one topic after another in name order,
+    as ``help()`` shows it. It changes a little between Python versions."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[name] for name in sorted(topics))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The distinct characters of a text, in sorted order; character ``symbols[k]`` is token ``k``."""
+
+    symbols: str
+
+    @classmethod
+    def of(cls, text: str) -> Vocabulary:
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"text: expected a non-empty str, got {type(text).__name__} of length {len(text or '')}")
+        return cls("".join(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def encode(self, text: str) -> Tensor:
+        """int64 tokens [len(text)]; a character outside the vocabulary is a ValueError naming it."""
+        index = {c: k for k, c in enumerate(self.symbols)}
+        unknown = set(text) - index.keys()
+        if unknown:
+            raise ValueError(f"text: characters {sorted(unknown)!r} are not in the vocabulary")
+        return torch.tensor([index[c] for c in text], dtype=torch.int64)
+
+    def decode(self, tokens: Tensor) -> str:
+        return "".join(self.symbols[k] for k in tokens.tolist())
+
+
+def bits(nats: float) -> float:
+    """A cross-entropy in nats per character, in bits per character: ``nats / ln 2``."""
+    return nats / math.log(2)
+
+
+def unigram_bits(train: Tensor, valid: Tensor, classes: int) -> float:
+    """Bits per character on ``valid`` of the best model that ignores context: each character's frequency in
+    ``train`` (plus one, so that a character unseen in training is not infinitely surprising)."""
+    counts = torch.bincount(train, minlength=check_size("classes", classes)).double() + 1.0
+    log_p = torch.log2(counts / counts.sum())
+    return float(-log_p[valid].mean())
+
+
+def window_batches(tokens: Tensor, length: int, batch_size: int, seed: int) -> Callable[[int], tuple[Tensor, Tensor]]:
+    """``batches(step)``: ``batch_size`` windows of ``length`` characters at seeded random places of ``tokens``,
+    inputs [length, N] and targets [length, N], each target the character after its input."""
+    L, N = check_size("length", length), check_size("batch_size", batch_size)
+    if tokens.dim() != 1 or len(tokens) <= L:
+        raise ValueError(f"tokens: expected a 1-d tensor longer than length = {L}, got shape {tuple(tokens.shape)}")
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.arange(L + 1)
+
+    def batches(step: int) -> tuple[Tensor, Tensor]:
+        starts = torch.randint(0, len(tokens) - L, (N,), generator=generator)
+        chunk = tokens[starts[None, :] + offsets[:, None]]  # [L + 1, N]
+        return chunk[:-1], chunk[1:]
+
+    return batches
+
+
+def evaluate_bits(model: nn.Module, tokens: Tensor, streams: int = 16, length: int = 256) -> float:
+    """Bits per character of ``model`` (an :class:`~gatedrnn.models.EveryStep`) predicting each character of
+    ``tokens`` from all the characters before it: the text is cut into ``streams`` parallel pieces, read ``length``
+    steps at a time with the state carried over, so context is never cut."""
+    S = check_size("streams", streams)
+    usable = (len(tokens) - 1) // S * S
+    device = model.readout.weight.device
+    inputs = tokens[:usable].reshape(S, -1).T.to(device)  # [T, S]: stream s is a contiguous piece
+    targets = tokens[1:usable + 1].reshape(S, -1).T.to(device)
+    total, state = 0.0, None
+    with torch.no_grad():
+        for start in range(0, inputs.shape[0], check_size("length", length)):
+            logits, state = model.run(inputs[start:start + length], state)
+            total += float(nn.functional.cross_entropy(logits.flatten(0, 1), targets[start:start + length].flatten(),
+                                                       reduction="sum"))
+    return bits(total / targets.numel())
+
+
+def sample(model: nn.Module, vocabulary: Vocabulary, prompt: str, length: int, temperature: float,
+           generator: torch.Generator) -> str:
+    """``length`` characters drawn one at a time after ``prompt`` from ``softmax(logits / temperature)``: low
+    temperatures pick the likeliest characters, 1 samples the model's own distribution, high ones flatten it."""
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature: expected a number > 0, got {temperature!r}")
+    device = model.readout.weight.device
+    tokens = vocabulary.encode(prompt).to(device)[:, None]
+    drawn = []
+    with torch.no_grad():
+        logits, state = model.run(tokens)
+        for _ in range(check_size("length", length)):
+            p = torch.softmax(logits[-1, 0].double().cpu() / temperature, dim=-1)
+            k = int(torch.multinomial(p, 1, generator=generator))
+            drawn.append(k)
+            logits, state = model.run(torch.tensor([[k]], device=device), state)
+    return vocabulary.decode(torch.tensor(drawn))
