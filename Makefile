@@ -4,6 +4,8 @@
 #               and their grading tests, and nbval on the executed notebooks
 #   make assignments   student notebooks and autograders under _build/assignments (solutions checked by otter)
 #   make student-book  the book with every exercise solution removed, into _build/student/_build/html
+#   make publish  everything that is deployed, in _build/publish: both editions, every chapter's executed notebook
+#                 and the package's wheel (the GitHub workflow deploys exactly this tree)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -25,17 +27,29 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading test unit nbval clean
+.PHONY: all install book student-book assignments grading test unit nbval clean publish published lock
 
 all: book
 
-$(STAMP): requirements.txt code/pyproject.toml
+$(STAMP): requirements.txt requirements.lock code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install -r requirements.txt -c requirements.lock
 	touch $@
 
 install: $(STAMP)
+
+# requirements.lock pins every package that requirements.txt resolves to (Linux, this Python); the install above takes
+# it as constraints. `make lock` refreshes it after a change of requirements.txt or code/pyproject.toml, keeping the
+# pins that still fit (`make lock LOCK_ARGS=--upgrade` takes the newest of everything). Left out: the package itself
+# (a constraints file holds no editable requirement) and torch's local label (+cpu), so that the same torch pin takes
+# the CPU wheel here and a CUDA wheel on a GPU machine.
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp" && \
+		"$$tmp/bin/python" -m pip install -q --upgrade pip pip-tools && \
+		CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/bin/pip-compile" --quiet --strip-extras --no-emit-index-url \
+		--no-emit-find-links --unsafe-package gatedrnn $(LOCK_ARGS) --output-file requirements.lock requirements.txt
+	sed -i -E 's/^(torch==[^+ ]+)\+[^ ]*/\1/' requirements.lock
 
 _build/.code-$(CODE_HASH): $(STAMP)
 	@# e3b0c442... is the hash of nothing: the command above failed, and the cache must not be trusted.
@@ -65,14 +79,25 @@ grading: assignments book student-book
 	$(BIN)/python -m pytest tests/grading -W error -p no:cacheprovider
 
 unit: install
-	$(BIN)/python -m pytest tests --ignore=tests/grading -W error -p no:cacheprovider
+	$(BIN)/python tools/publish.py check
+	$(BIN)/python -m pytest tests --ignore=tests/grading --ignore=tests/browser --ignore=tests/publish -W error \
+		-p no:cacheprovider
+
+# Both editions as deployed, in one tree: the workflow uploads _build/publish and nothing else.
+publish: book student-book
+	$(BIN)/python tools/publish.py
+
+# The published tree as a reader meets it: every page in Chromium (tests/browser), and a published notebook run in a
+# fresh environment that has nothing but a Jupyter kernel (tests/publish).
+published: publish
+	$(BIN)/python -m pytest tests/browser tests/publish -W error -p no:cacheprovider
 
 nbval: install
 	PYTHONPATH=tests $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
 		-n 2 --dist loadfile
 
-test: unit book student-book grading nbval
+test: unit book student-book grading published nbval
 
 clean:
 	rm -rf _build

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 config = yaml.safe_load((ROOT / "_config.yml").read_text())
 config["title"] += " (student edition)"
 config["execute"]["cache"] = str(ROOT / "_build" / ".jupyter_cache")
-config["sphinx"]["local_extensions"] = {"remove_solutions": str(ROOT / "tools")}
+config["sphinx"]["local_extensions"] = {name: str(ROOT / "tools") for name in [*config["sphinx"]["local_extensions"],
+                                                                             "remove_solutions"]}
 config["sphinx"]["config"]["html_copy_source"] = False
 config["launch_buttons"] = {"notebook_interface": "classic"}
 config["html"] = {"use_repository_button": False, "use_issues_button": False, "use_edit_page_button": False,
