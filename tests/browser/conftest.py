@@ -9,6 +9,7 @@ kept, and a full-page screenshot of it goes to ``_build/screenshots/<edition>/<p
     .venv/bin/python -m pytest tests/browser -p no:cacheprovider
 """
 
+import base64
 import functools
 import http.server
 import json
@@ -122,7 +123,8 @@ OVERFLOW_JS = r"""() => {
     .map(p => ({text: p.textContent.trim().replace(/\s+/g, ' ').slice(0, 80),
                 scrollWidth: p.scrollWidth, clientWidth: p.clientWidth}));
   // The widest elements that reach past the viewport, to name the cause of a page-wide overflow.
-  const past = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
+  const scope = document.querySelector('article') || document.body;
+  const past = [...scope.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
       && e.getClientRects().length > 0 && !e.closest('pre, table, .highlight, mjx-container'))
     .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 1))
     .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : ''} (right ${Math.round(e.getBoundingClientRect().right)}px)`)
@@ -218,8 +220,7 @@ class Recorder:
         self.origin = origin
         self.inflight = set()
         self.reset()
-        page.on("console", lambda message: message.type == "error" and self.errors.append(
-            f"console.error: {message.text}" + (f" ({message.location.get('url')})" if message.location.get("url") else "")))
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
         page.on("request", self._request)
         page.on("requestfinished", lambda request: self.inflight.discard(request))
@@ -229,6 +230,16 @@ class Recorder:
 
     def reset(self):
         self.errors, self.failed, self.foreign = [], [], []
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        where = message.location.get("url") or ""
+        # Chromium asks the server's root for /favicon.ico when a page names no icon: that address lies outside the
+        # published tree (on GitHub Pages it is the account's root), so its 404 is not the site's.
+        if where == f"{self.origin}/favicon.ico":
+            return
+        self.errors.append(f"console.error: {message.text}" + (f" ({where})" if where else ""))
 
     def _request(self, request):
         self.inflight.add(request)
@@ -255,6 +266,20 @@ def settle(page, recorder: Recorder) -> str:
     return state
 
 
+def full_screenshot(tab, path: Path) -> None:
+    """A full-page PNG through the DevTools protocol: with optimizeForSpeed it takes about half the time of
+    Playwright's full_page screenshot, which matters for tall chapters."""
+    session = tab.context.new_cdp_session(tab)
+    try:
+        size = session.send("Page.getLayoutMetrics")["cssContentSize"]
+        shot = session.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    finally:
+        session.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 def screenshot_path(edition: str, page: str, suffix: str = "") -> Path:
     path = SCREENSHOTS / edition / f"{page.removesuffix('.html')}{suffix}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,6 +296,7 @@ class Site:
         self.page = self.context.new_page()
         self.recorder = Recorder(self.page, server.rstrip("/"))
         self.reports = {}
+        self.pages = discover_pages()
 
     def url(self, edition: str, page: str) -> str:
         return f"{self.server}{EDITIONS[edition]}{page}"
@@ -297,11 +323,11 @@ class Site:
         mathjax = settle(tab, recorder)
         report = tab.evaluate(COLLECT_JS)
         report["mathjax"] = mathjax
-        tab.screenshot(path=screenshot_path(edition, page), full_page=True)
+        full_screenshot(tab, screenshot_path(edition, page))
         tab.set_viewport_size(PHONE)
         report["phone"] = tab.evaluate(OVERFLOW_JS)
         if (edition, page) == ("main", "chapters/lstm.html"):
-            tab.screenshot(path=screenshot_path(edition, page, "-390"), full_page=True)
+            full_screenshot(tab, screenshot_path(edition, page, "-390"))
         tab.set_viewport_size(DESKTOP)
         report["errors"], report["failed"], report["foreign"] = recorder.errors, recorder.failed, recorder.foreign
         report["source_has_math"] = 'class="math' in self.file(edition, page).read_text()
@@ -318,7 +344,94 @@ def site(browser, server, publish):
     site.close()
 
 
+LUMINANCE_JS = """(color) => {
+  const m = color.match(/[\\d.]+/g);
+  if (!m) return null;
+  const [r, g, b] = m.slice(0, 3).map(v => { v = v / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}"""
+
+DARK_JS = """() => {
+  const luminance = """ + LUMINANCE_JS + """;
+  const opaque = c => c && c !== 'transparent' && !/rgba\\([^)]*,\\s*0\\)$/.test(c);
+  const background = start => {
+    for (let e = start; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      if (opaque(c)) return {color: c, element: e === start ? 'itself' : e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).trim().split(/\\s+/).join('.') : '')};
+    }
+    return {color: 'rgb(255, 255, 255)', element: 'none (canvas)'};
+  };
+  const page = background(document.body);
+  const images = [...new Set(document.querySelectorAll('figure img, .cell_output img, div.output img'))].map(img => {
+    const bg = background(img);
+    const filter = getComputedStyle(img).filter;
+    return {src: img.getAttribute('src'), background: bg.color, backgroundFrom: bg.element,
+            backgroundLuminance: luminance(bg.color), filter, naturalWidth: img.naturalWidth};
+  });
+  return {theme: document.documentElement.dataset.theme, mode: document.documentElement.dataset.mode,
+          pageBackground: page.color, pageLuminance: luminance(page.color), images};
+}"""
+
+
+@pytest.fixture(scope="module")
+def dark(browser, server):
+    """The main edition's LSTM chapter, switched to dark with the theme button; what it looks like and logs."""
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    recorder = Recorder(tab, server.rstrip("/"))
+    url = f"{server}chapters/lstm.html"
+    tab.goto(url, wait_until="load")
+    settle(tab, recorder)
+    before = list(recorder.errors)
+    recorder.reset()
+    switch = tab.locator(".theme-switch-button").first
+    clicks = []
+    if switch.count():
+        for _ in range(3):
+            switch.click()
+            clicks.append(tab.evaluate("() => document.documentElement.dataset.theme"))
+            if clicks[-1] == "dark":
+                break
+    else:
+        tab.evaluate("() => { document.documentElement.dataset.theme = 'dark'; }")
+        clicks.append("no .theme-switch-button: data-theme set by hand")
+    tab.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+    state = tab.evaluate(DARK_JS)
+    state.update(url=url, clicks=clicks, errors_on_load=before, errors_after_switch=list(recorder.errors))
+    full_screenshot(tab, screenshot_path("main", "chapters/lstm.html", "-dark"))
+    (SCREENSHOTS / "main" / "chapters" / "lstm-dark.json").write_text(json.dumps(state, indent=1))
+    yield state
+    context.close()
+
+
 @pytest.fixture(scope="session")
-def notebooks(publish) -> dict[str, dict]:
-    """The published executed notebooks, by chapter name."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted((publish / "notebooks" / "chapters").glob("*.ipynb"))}
+def open_from_disk(browser, publish):
+    """Opens a page of the tree as a file, every request other than a file's aborted; returns MathJax's state, the
+    collected report and the cut-off requests."""
+
+    def open_page(edition: str, page: str):
+        path = publish / EDITIONS[edition] / page
+        context = browser.new_context(viewport=DESKTOP)
+        context.set_default_timeout(TIMEOUT_MS)
+        aborted = []
+
+        def route(route):
+            if route.request.url.startswith("file:"):
+                route.continue_()
+            else:
+                aborted.append(route.request.url)
+                route.abort()
+
+        try:
+            tab = context.new_page()
+            tab.route("**/*", route)
+            tab.goto(path.as_uri(), wait_until="load")
+            mathjax = tab.evaluate(SETTLE_JS, TIMEOUT_MS)
+            report = tab.evaluate(COLLECT_JS)
+        finally:
+            context.close()
+        report.update(url=path.as_uri(), mathjax=mathjax, aborted=aborted)
+        return report
+
+    return open_page

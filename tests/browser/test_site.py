@@ -15,9 +15,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 import yaml
 
-from conftest import (CHROMIUM_ARGS, DESKTOP, EDITIONS, REPO, SCREENSHOTS, SETTLE_JS, COLLECT_JS, TIMEOUT_MS,
-                      Recorder, screenshot_path, settle)
 
+REPO = Path(__file__).resolve().parents[2]
+EDITIONS = {"main": "", "student": "student/"}
+TIMEOUT_MS = 20_000
 COLAB = "https://colab.research.google.com/"
 LSTM = "chapters/lstm.html"
 GLOSSARY = "chapters/introduction.html"
@@ -190,7 +191,7 @@ def test_download_notebook(site, publish, chapter):
 
 
 @pytest.mark.parametrize("query", ["forget gate", "遗忘门"])
-@pytest.mark.parametrize("edition", list(EDITIONS))
+@pytest.mark.parametrize("edition", EDITIONS)
 def test_search(site, edition, query):
     tab, recorder = site.page, site.recorder
     recorder.reset()
@@ -208,67 +209,6 @@ def test_search(site, edition, query):
 
 
 # g. dark mode
-
-
-LUMINANCE_JS = """(color) => {
-  const m = color.match(/[\\d.]+/g);
-  if (!m) return null;
-  const [r, g, b] = m.slice(0, 3).map(v => { v = v / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-}"""
-
-DARK_JS = """() => {
-  const luminance = """ + LUMINANCE_JS + """;
-  const opaque = c => c && c !== 'transparent' && !/rgba\\([^)]*,\\s*0\\)$/.test(c);
-  const background = start => {
-    for (let e = start; e; e = e.parentElement) {
-      const c = getComputedStyle(e).backgroundColor;
-      if (opaque(c)) return {color: c, element: e === start ? 'itself' : e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).trim().split(/\\s+/).join('.') : '')};
-    }
-    return {color: 'rgb(255, 255, 255)', element: 'none (canvas)'};
-  };
-  const page = background(document.body);
-  const images = [...new Set(document.querySelectorAll('figure img, .cell_output img, div.output img'))].map(img => {
-    const bg = background(img);
-    const filter = getComputedStyle(img).filter;
-    return {src: img.getAttribute('src'), background: bg.color, backgroundFrom: bg.element,
-            backgroundLuminance: luminance(bg.color), filter, naturalWidth: img.naturalWidth};
-  });
-  return {theme: document.documentElement.dataset.theme, mode: document.documentElement.dataset.mode,
-          pageBackground: page.color, pageLuminance: luminance(page.color), images};
-}"""
-
-
-@pytest.fixture(scope="module")
-def dark(browser, server):
-    """The main edition's LSTM chapter, switched to dark with the theme button; what it looks like and logs."""
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    recorder = Recorder(tab, server.rstrip("/"))
-    url = f"{server}{LSTM}"
-    tab.goto(url, wait_until="load")
-    settle(tab, recorder)
-    before = list(recorder.errors)
-    recorder.reset()
-    switch = tab.locator(".theme-switch-button").first
-    clicks = []
-    if switch.count():
-        for _ in range(3):
-            switch.click()
-            clicks.append(tab.evaluate("() => document.documentElement.dataset.theme"))
-            if clicks[-1] == "dark":
-                break
-    else:
-        tab.evaluate("() => { document.documentElement.dataset.theme = 'dark'; }")
-        clicks.append("no .theme-switch-button: data-theme set by hand")
-    tab.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
-    state = tab.evaluate(DARK_JS)
-    state.update(url=url, clicks=clicks, errors_on_load=before, errors_after_switch=list(recorder.errors))
-    tab.screenshot(path=screenshot_path("main", LSTM, "-dark"), full_page=True)
-    (SCREENSHOTS / "main" / "chapters" / "lstm-dark.json").write_text(json.dumps(state, indent=1))
-    yield state
-    context.close()
 
 
 def test_dark_mode_switches(dark):
@@ -299,11 +239,13 @@ def test_dark_mode_no_console_error(dark):
 def test_prose_fits_phone_width(site, webpage):
     report = site.report(*webpage)
     phone = report["phone"]
-    assert phone["scrollWidth"] <= phone["innerWidth"] + 1, (
-        f"{report['url']} at 390 px scrolls sideways ({phone['scrollWidth']} px wide for {phone['innerWidth']}); "
-        f"reaching past the edge:{listing(phone['past'])}")
-    assert not phone["paragraphs"], f"paragraphs wider than their box at 390 px on {report['url']}:" \
-                                    f"{listing(phone['paragraphs'])}"
+    problems = []
+    if phone["scrollWidth"] > phone["innerWidth"] + 1:
+        problems.append(f"the page is {phone['scrollWidth']} px wide for {phone['innerWidth']}; reaching past the "
+                        f"edge: {', '.join(phone['past']) or '(nothing in the article)'}")
+    problems += [f"paragraph {p['scrollWidth']} px wide in its {p['clientWidth']} px: {p['text']}"
+                 for p in phone["paragraphs"]]
+    assert not problems, f"{report['url']} overflows sideways at 390 px:{listing(problems)}"
 
 
 def test_code_inputs_fit_desktop(site, webpage):
@@ -327,44 +269,20 @@ def test_student_edition_has_no_solution(site, webpage):
 
 def test_main_edition_has_solutions(site):
     """The student check above can fail: the main edition does hold solutions, found the same way."""
-    pages = [page for edition, page in site_pages(site) if edition == "main"]
+    pages = [page for edition, page in site.pages if edition == "main"]
     found = [page for page in pages if site.report("main", page)["solutionElements"]
              and site.report("main", page)["solutionText"]]
     assert found, "no page of the main edition shows an exercise solution (.solution, 'Solution to Exercise')"
 
 
-def site_pages(site):
-    from conftest import discover_pages
-    return discover_pages()
-
-
 # k. a page opened from disk, network cut
 
 
-@pytest.mark.parametrize("edition", list(EDITIONS))
-def test_page_from_disk(browser, publish, edition):
-    path = publish / EDITIONS[edition] / LSTM
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    aborted = []
-
-    def route(route):
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            aborted.append(route.request.url)
-            route.abort()
-
-    try:
-        tab = context.new_page()
-        tab.route("**/*", route)
-        tab.goto(path.as_uri(), wait_until="load")
-        mathjax = tab.evaluate(SETTLE_JS, TIMEOUT_MS)
-        report = tab.evaluate(COLLECT_JS)
-    finally:
-        context.close()
-    cut = f" (requests cut off:{listing(aborted)})" if aborted else ""
-    assert mathjax == "typeset" and report["mjx"] > 0, (
-        f"{path.as_uri()} opened from disk: MathJax {mathjax}, {report['mjx']} formulas typeset{cut}")
-    assert not report["untypeset"], f"untypeset formulas in {path.as_uri()}:{listing(report['untypeset'])}{cut}"
-    assert not report["rawTex"], f"raw TeX in {path.as_uri()} opened from disk:{listing(report['rawTex'])}{cut}"
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_page_from_disk(open_from_disk, edition):
+    report = open_from_disk(edition, LSTM)
+    cut = f" (requests cut off:{listing(report['aborted'])})" if report["aborted"] else ""
+    assert report["mathjax"] == "typeset" and report["mjx"] > 0, (
+        f"{report['url']} opened from disk: MathJax {report['mathjax']}, {report['mjx']} formulas typeset{cut}")
+    assert not report["untypeset"], f"untypeset formulas in {report['url']}:{listing(report['untypeset'])}{cut}"
+    assert not report["rawTex"], f"raw TeX in {report['url']} opened from disk:{listing(report['rawTex'])}{cut}"

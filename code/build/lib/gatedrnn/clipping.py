@@ -36,7 +36,7 @@ def gradient_norm(parameters: Iterable[nn.Parameter] | Iterable[Tensor]) -> floa
 
 
 def largest_entry(parameters: Iterable[nn.Parameter] | Iterable[Tensor]) -> float:
-    """max |g_i| over all entries of all gradients (0 when there are none): what value clipping compares."""
+    """The largest ``|g_i|`` over all entries of all gradients (0 when there are none): what value clipping compares."""
     grads = _gradients(parameters)
     return max((float(g.abs().max()) for g in grads if g.numel()), default=0.0)
 

@@ -46,7 +46,7 @@ def orthogonal_recurrent_(rnn: RecurrentBase, scale: float = 1.0, *, generator: 
 def identity_recurrent_(
     rnn: RecurrentBase, scale: float = 1.0, *, input_std: float = 1e-3, generator: torch.Generator | None = None
 ) -> None:
-    """IRNN initialisation: every W_hh = ``scale`` · I, every bias 0, every W_ih ~ N(0, ``input_std``²).
+    """IRNN initialisation: every W_hh = ``scale`` · I, every bias 0, every W_ih ~ N(0, σ²) with σ = ``input_std``.
 
     Le, Jaitly and Hinton (2015) use ``scale`` = 1 with ReLU units (``nonlinearity='relu'``), so that at the start the
     network copies its state forward and the gradient passes back unchanged wherever the units are active.
