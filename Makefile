@@ -57,9 +57,17 @@ _build/.code-$(CODE_HASH): $(STAMP)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/.code-*
 	mkdir -p _build && touch $@
 
+# The book's own Sphinx extensions and stylesheet shape every page, but Sphinx re-renders only pages whose sources
+# changed: a change in them drops its record of what it has read (not the execution cache), so every page is redone.
+EXT_HASH = $(shell cat tools/book_links.py tools/remove_solutions.py _static/*.css | sha256sum | cut -c1-16)
+
+_build/.ext-$(EXT_HASH):
+	rm -rf _build/.doctrees _build/.ext-*
+	mkdir -p _build && touch $@
+
 # The instructor guide grades the built assignments, so the book needs them.
 # Jupyter Book executes one notebook at a time; the chapters are first executed into its cache one per core.
-book: install assignments _build/.code-$(CODE_HASH)
+book: install assignments _build/.code-$(CODE_HASH) _build/.ext-$(EXT_HASH)
 	$(BIN)/python tools/execute_chapters.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in _build/html/index.html"

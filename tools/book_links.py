@@ -1,8 +1,12 @@
-"""A Sphinx extension of the book's: the Colab button opens the chapter's executed notebook.
+"""A Sphinx extension of the book's: the Colab button opens the chapter's executed notebook; no script twice.
 
 sphinx-book-theme points Colab at the page's source in the repository, a MyST Markdown file that Colab cannot open.
 The publishing workflow mirrors the executed notebooks (outputs kept) to the repository's ``notebooks_branch``; the
 button is pointed there, at ``<branch>/<page>.ipynb``. The same notebook is the page's ``.ipynb`` download.
+
+sphinx-thebe (which Jupyter Book always loads) registers its inline configuration script once per reading of the
+sources, so a page can carry it twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been
+declared" in the browser's console. Each page keeps the first copy of every script.
 """
 
 from urllib.parse import urlparse
@@ -23,7 +27,22 @@ def point_colab_at_notebooks(app: Sphinx, pagename: str, templatename: str, cont
                 button["url"] = f"{colab}/github/{repository}/blob/{app.config.notebooks_branch}/{pagename}.ipynb"
 
 
+def drop_repeated_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Keep the first of identical script entries (same file, same attributes and inline body); an inline script
+    comes with the file name ``None`` or ``""``, as the extension that added it chose."""
+    seen, scripts = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {})
+        key = (str(getattr(script, "filename", script) or ""),
+               tuple(sorted((name, str(value)) for name, value in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            scripts.append(script)
+    context["script_files"] = scripts
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("notebooks_branch", "notebooks", "html")
     app.connect("html-page-context", point_colab_at_notebooks, priority=502)
+    app.connect("html-page-context", drop_repeated_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -25,7 +25,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "_build" / "screenshots"
 EDITIONS = {"main": "", "student": "student/"}
-DESKTOP = {"width": 1440, "height": 900}
+# A laptop's window: the narrowest desktop width at which the theme shows both sidebars beside the text.
+DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # Without the background-networking flags Chromium tries to reach Google's servers, and those requests fail here.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -92,10 +93,14 @@ COLLECT_JS = r"""() => {
   });
   const images = [...document.images].map(img => ({
     src: img.currentSrc || img.src, complete: img.complete, naturalWidth: img.naturalWidth}));
+  // Collapsed cells (hide-input) are opened while they are measured, as a reader who opens them sees them.
+  const closed = [...document.querySelectorAll('details:not([open])')];
+  closed.forEach(d => { d.open = true; });
   const wideCode = [...document.querySelectorAll('div.cell_input pre')]
     .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
     .map(pre => ({line: (pre.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '')).trim(),
                   scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth}));
+  closed.forEach(d => { d.open = false; });
   const links = [...document.querySelectorAll('a[href]')];
   const colab = links.filter(a => a.getAttribute('href').startsWith('https://colab.research.google.com/'))
     .map(a => a.getAttribute('href'));
@@ -122,13 +127,14 @@ OVERFLOW_JS = r"""() => {
     .filter(p => p.scrollWidth > p.clientWidth + 1)
     .map(p => ({text: p.textContent.trim().replace(/\s+/g, ' ').slice(0, 80),
                 scrollWidth: p.scrollWidth, clientWidth: p.clientWidth}));
-  // The widest elements that reach past the viewport, to name the cause of a page-wide overflow.
-  const scope = document.querySelector('article') || document.body;
-  const past = [...scope.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
-      && e.getClientRects().length > 0 && !e.closest('pre, table, .highlight, mjx-container'))
+  // The innermost elements that reach past the viewport, to name the cause of a page-wide overflow.
+  const beyond = scope => [...scope.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
+      && e.getClientRects().length > 0 && !e.closest('mjx-container'))
     .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 1))
     .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : ''} (right ${Math.round(e.getBoundingClientRect().right)}px)`)
     .slice(0, 8);
+  const article = document.querySelector('article');
+  const past = (article && beyond(article).length) ? beyond(article) : beyond(document.body);
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, paragraphs, past};
 }"""
 

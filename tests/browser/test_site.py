@@ -2,7 +2,7 @@
 
 Per page (``main/chapters/lstm``, ``student/search`` ...): no console error, no failed request, no request outside
 127.0.0.1; formulas typeset by MathJax and no raw TeX left; images loaded; equation numbers shown; no sideways
-overflow of the prose at 390 px nor of code inputs at 1440 px; no solution in the student edition. Per chapter: the
+overflow of the prose at 390 px nor of code inputs at 1280 px; no solution in the student edition. Per chapter: the
 Colab and download buttons lead to the published notebook. Then the search, the dark mode, and a page opened from
 disk with the network cut.
 """
@@ -250,7 +250,7 @@ def test_prose_fits_phone_width(site, webpage):
 
 def test_code_inputs_fit_desktop(site, webpage):
     report = site.report(*webpage)
-    assert not report["wideCode"], (f"code cells of {report['url']} scroll sideways at 1440x900 (longest line of each):"
+    assert not report["wideCode"], (f"code cells of {report['url']} scroll sideways at 1280x800 (longest line of each):"
                                     f"{listing(report['wideCode'])}")
 
 

@@ -9,7 +9,8 @@ training loop), :mod:`~gatedrnn.experiments` (one experiment over many seeds), :
 data), :mod:`~gatedrnn.forecasting` (the sunspot series and naive forecasts), :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates`
 (recording gate values), :mod:`~gatedrnn.gru_conventions` (the GRU as three papers write it), :mod:`~gatedrnn.cost`
 (parameters, FLOPs, time), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``), :mod:`~gatedrnn.plotting` (one
-palette) and :mod:`~gatedrnn.validation` (argument checks).
+palette), :mod:`~gatedrnn.book` (computed values handed to the prose) and :mod:`~gatedrnn.validation` (argument
+checks).
 """
 
 from gatedrnn import (bptt, clipping, cost, experiments, forecasting, gates, gru_conventions, initialisation, jacobians,
