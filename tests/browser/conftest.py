@@ -333,6 +333,7 @@ class Site:
         tab.set_viewport_size(PHONE)
         report["phone"] = tab.evaluate(OVERFLOW_JS)
         if (edition, page) == ("main", "chapters/lstm.html"):
+            tab.wait_for_timeout(500)  # the theme's sidebars slide away when the window narrows
             full_screenshot(tab, screenshot_path(edition, page, "-390"))
         tab.set_viewport_size(DESKTOP)
         report["errors"], report["failed"], report["foreign"] = recorder.errors, recorder.failed, recorder.foreign
