@@ -1,6 +1,7 @@
 """Parameter and FLOP formulas against the modules and against what PyTorch counts when a step runs."""
 
 import itertools
+import time
 
 import pytest
 import torch
@@ -52,6 +53,24 @@ def test_seconds_per_step_is_a_positive_median():
     assert len(calls) == 7 and 0 < seconds < 0.01
 
 
+def test_fastest_seconds_interleaves_the_steps_and_keeps_each_ones_fastest_round():
+    calls = []
+
+    def timed(name, seconds):
+        def step():
+            calls.append(name)
+            # the first round of "b" runs under a burst of load: 20 ms instead of 2 ms
+            time.sleep(0.02 if name == "b" and len(calls) <= 2 * 7 else seconds)
+        return step
+
+    fastest = cost.fastest_seconds({"a": timed("a", 0.004), "b": timed("b", 0.002)}, device=torch.device("cpu"),
+                                   rounds=3, repeats=5)
+    # each round times every step once, 2 warm-up runs and 5 timed ones: a a a ... b b b ... a ...
+    assert calls == (["a"] * 7 + ["b"] * 7) * 3
+    assert 0.004 <= fastest["a"] < 0.008 and 0.002 <= fastest["b"] < 0.006  # the loaded round of b is dropped
+    assert fastest["b"] < fastest["a"]
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="kind: expected one of"):
         cost.parameter_count("Transformer", 1, 1)
@@ -61,3 +80,5 @@ def test_bad_arguments_are_refused():
         cost.flops_per_step("RNN", 2, 0)
     with pytest.raises(ValueError, match="repeats"):
         cost.seconds_per_step(lambda: None, device=torch.device("cpu"), repeats=0)
+    with pytest.raises(ValueError, match="rounds"):
+        cost.fastest_seconds({"a": lambda: None}, device=torch.device("cpu"), rounds=0)

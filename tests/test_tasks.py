@@ -27,6 +27,25 @@ def test_predicting_one_scores_the_baseline_mse():
     assert abs(targets.mean().item() - 1.0) < 0.005
 
 
+def test_remembering_only_the_second_value_scores_the_half_solution_mse():
+    inputs, targets = tasks.adding_problem(40, 200_000, generator=torch.Generator().manual_seed(3))
+    values, markers = inputs[..., 0], inputs[..., 1]
+    T = inputs.shape[0]
+    second = (values * markers)[T // 2:].sum(0)  # the only marked value in the second half
+    mse = ((targets - (second + 0.5)) ** 2).mean().item()
+    assert abs(mse - tasks.ADDING_HALF_SOLUTION_MSE) < 0.002  # Var(U(0, 1)) = 1/12
+    assert tasks.ADDING_SOLVED_MSE < tasks.ADDING_HALF_SOLUTION_MSE < tasks.ADDING_BASELINE_MSE
+
+
+def test_first_marker_lies_about_three_quarters_of_the_length_before_the_end():
+    T = 100
+    inputs, _ = tasks.adding_problem(T, 100_000, generator=torch.Generator().manual_seed(4))
+    first = inputs[..., 1].argmax(0).double()  # the earlier of the two markers
+    distance_from_end = T - first
+    assert abs(distance_from_end.mean().item() - (T - (T // 2 - 1) / 2)) < 0.3  # uniform on [0, T/2): 75.5
+    assert abs(distance_from_end.mean().item() / T - 0.75) < 0.01
+
+
 def test_same_seed_same_batch_and_dtype_device_follow_the_arguments():
     a = tasks.adding_problem(7, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
     b = tasks.adding_problem(7, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float32)

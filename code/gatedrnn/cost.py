@@ -3,8 +3,9 @@ wall time, by measurement."""
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Callable
+from typing import Callable, Hashable, Mapping
 
 import torch
 from torch import Tensor
@@ -91,3 +92,20 @@ def seconds_per_step(step: Callable[[], object], *, device: torch.device, repeat
         if run >= 2:
             times.append(time.perf_counter() - start)
     return float(torch.tensor(times).median())
+
+
+def fastest_seconds(steps: Mapping[Hashable, Callable[[], object]], *, device: torch.device, rounds: int = 5,
+                    repeats: int = 5) -> dict[Hashable, float]:
+    """Wall time of each of ``steps``, as free as a measurement can be of load from elsewhere on the machine.
+
+    The steps are timed in turn, round after round (in each round :func:`seconds_per_step` with ``repeats`` runs),
+    and each keeps its fastest round. Load from other programs can only slow a run down: a burst of it slows the
+    steps of one round alike instead of one step's whole measurement, and the minimum over the rounds drops it.
+    """
+    check_size("rounds", rounds)
+    fastest = {name: math.inf for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            fastest[name] = min(fastest[name], seconds_per_step(step, device=device, repeats=repeats))
+    return fastest
+

@@ -27,6 +27,12 @@ from gatedrnn.validation import check_size
 # Predicting the constant E[v_i + v_j] = 1 scores the target's variance, 2 · Var(U(0, 1)) = 2 / 12: a network must
 # beat this to have used the markers at all.
 ADDING_BASELINE_MSE = 1.0 / 6.0
+# Remembering only the second marked value (at most T/2 steps back) and predicting v_b + 1/2 scores Var(v_a) = 1/12:
+# below this a network has left the plateau, but it need not carry the first value (on average 3T/4 steps back).
+ADDING_HALF_SOLUTION_MSE = 1.0 / 12.0
+# The book's one criterion for a run that solved the adding problem: below a tenth of the baseline, which no
+# half-solution reaches.
+ADDING_SOLVED_MSE = ADDING_BASELINE_MSE / 10
 
 
 def adding_problem(
@@ -40,7 +46,7 @@ def adding_problem(
     """A batch of the adding problem: inputs [T, N, 2] (value, marker) and targets [N].
 
     The first marker is at a uniformly drawn step of ``[0, T // 2)``, the second of ``[T // 2, T)``, so the first
-    marked value is on average ``T / 2`` steps before the end. Draws from ``generator`` (on the CPU, so a seed gives
+    marked value is on average about ``3T / 4`` steps before the end, and the second about ``T / 4``. Draws from ``generator`` (on the CPU, so a seed gives
     the same data on every device) and returns tensors on ``device``.
     """
     T = check_size("sequence_length", sequence_length, minimum=2)
