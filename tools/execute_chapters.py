@@ -6,7 +6,9 @@
 jupyter-cache's parallel executor on the chapters of ``_toc.yml`` that have code cells, read as MyST-NB reads them
 and with the timeout of ``_config.yml``, into the cache the build reads (``_build/.jupyter_cache`` unless CACHE is
 given). The build then finds every chapter executed and renders it. A chapter already cached with the same code is
-not run again. One that fails here is not cached: the build runs it again and reports its error as usual.
+not run again. A chapter that fails here fails the build at once: its traceback is printed and written to
+``_build/html/reports/<chapter>.err.log`` (where Jupyter Book writes its own), and the script exits with status 1.
+Nothing executes a failed chapter a second time, so a check that fails once cannot pass on a second try.
 """
 
 import os
@@ -38,5 +40,13 @@ cached = len(chapters) - len(result.succeeded) - len(failed)
 report = f"executed {len(result.succeeded)} of {len(chapters)} chapters in {time.perf_counter() - begun:.0f} s on "
 report += f"{os.cpu_count()} cores" + (f"; already cached: {cached}" if cached else "")
 if failed:
-    report += f"; failed here, so the build runs them again and reports why: {', '.join(failed)}"
+    report += f"; failed: {', '.join(failed)}"
 print(report)
+for uri in result.excepted + result.errored:
+    traceback = cache.get_project_record(uri).traceback or "(no traceback recorded)"
+    log = ROOT / "_build" / "html" / "reports" / Path(uri).relative_to(ROOT).with_suffix(".err.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(traceback)
+    print(f"\n{Path(uri).relative_to(ROOT)} failed (report: {log.relative_to(ROOT)}):\n{traceback}", file=sys.stderr)
+if failed:
+    sys.exit(1)
