@@ -1,0 +1,32 @@
+"""The chapters' code as the site shows it: every line of a code cell fits the book's 88 columns.
+
+The site's stylesheet (_static/book.css) sets code in 12 px type so that 88 columns fit the text column from a
+1280 px window up; the browser tests measure it on the built pages. This finds a long line before any build. The
+install cell that tools/publish.py writes is hidden on the site and exempt, as are cell options and metadata.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDTH = 88
+CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def code_lines(cell: str) -> list[str]:
+    """The Python lines of a cell: without its ``:option:`` lines and its ``---`` metadata block."""
+    lines = cell.split("\n")
+    while lines and lines[0].startswith(":"):
+        lines.pop(0)
+    if lines and lines[0] == "---":
+        lines = lines[lines.index("---", 1) + 1:]
+    return lines
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.md")), ids=lambda path: path.stem)
+def test_code_lines_fit_the_books_width(chapter):
+    cells = [cell for cell in CELL.findall(chapter.read_text()) if "GATEDRNN_WHEEL" not in cell]
+    long = [line for cell in cells for line in code_lines(cell) if len(line) > WIDTH]
+    assert not long, f"{chapter.name}: {len(long)} code lines over {WIDTH} columns, e.g. {long[0]!r}"
