@@ -37,6 +37,23 @@ def test_unigram_bits_is_the_cross_entropy_of_add_one_frequencies():
     assert text.bits(math.log(2)) == pytest.approx(1.0)
 
 
+def test_bigram_bits_is_the_cross_entropy_of_add_one_pair_counts():
+    train = torch.tensor([0, 1, 0, 1, 1, 2])
+    valid = torch.tensor([1, 0, 2])
+    # pairs in train: (0,1) twice, (1,0), (1,1), (1,2); add one to each of the 9 counts
+    counts = {(a, b): 1 + sum(1 for x, y in zip(train[:-1].tolist(), train[1:].tolist()) if (x, y) == (a, b))
+              for a in range(3) for b in range(3)}
+    def p(a, b):
+        return counts[a, b] / sum(counts[a, c] for c in range(3))
+    expected = -(math.log2(p(1, 0)) + math.log2(p(0, 2))) / 2
+    assert text.bigram_bits(train, valid, 3) == pytest.approx(expected, rel=1e-14)
+    # a text where each character determines the next: far below the unigram cost
+    cycle = torch.arange(4).repeat(500)
+    assert text.unigram_bits(cycle, cycle, 4) == pytest.approx(2.0, rel=1e-3)
+    assert text.bigram_bits(cycle, cycle, 4) < 0.01
+
+
+
 def test_windows_are_contiguous_and_each_target_is_the_next_character():
     tokens = torch.arange(100)
     batches = text.window_batches(tokens, 10, 7, seed=0)

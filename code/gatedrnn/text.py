@@ -63,6 +63,16 @@ def unigram_bits(train: Tensor, valid: Tensor, classes: int) -> float:
     return float(-log_p[valid].mean())
 
 
+def bigram_bits(train: Tensor, valid: Tensor, classes: int) -> float:
+    """Bits per character on ``valid`` of the model with one character of context, ``p(c_t | c_{t-1})``: the counts
+    of each pair in ``train`` plus one, normalised over the second character."""
+    classes = check_size("classes", classes)
+    pairs = torch.ones(classes, classes, dtype=torch.float64)
+    pairs.index_put_((train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.float64), accumulate=True)
+    log_p = torch.log2(pairs / pairs.sum(dim=1, keepdim=True))
+    return float(-log_p[valid[:-1], valid[1:]].mean())
+
+
 def window_batches(tokens: Tensor, length: int, batch_size: int, seed: int) -> Callable[[int], tuple[Tensor, Tensor]]:
     """``batches(step)``: ``batch_size`` windows of ``length`` characters at seeded random places of ``tokens``,
     inputs [length, N] and targets [length, N], each target the character after its input."""
