@@ -102,7 +102,7 @@ published: publish
 	$(BIN)/python -m pytest tests/browser tests/publish -W error -p no:cacheprovider
 
 nbval: install
-	PYTHONPATH=tests $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
+	PYTHONPATH=tests:tools $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
 		-n 2 --dist loadfile
 

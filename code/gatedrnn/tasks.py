@@ -46,7 +46,8 @@ def adding_problem(
     """A batch of the adding problem: inputs [T, N, 2] (value, marker) and targets [N].
 
     The first marker is at a uniformly drawn step of ``[0, T // 2)``, the second of ``[T // 2, T)``, so the first
-    marked value is on average about ``3T / 4`` steps before the end, and the second about ``T / 4``. Draws from ``generator`` (on the CPU, so a seed gives
+    marked value is on average about ``3T / 4`` steps before the end, and the second about ``T / 4``. Draws from
+    ``generator`` (on the CPU, so a seed gives
     the same data on every device) and returns tensors on ``device``.
     """
     T = check_size("sequence_length", sequence_length, minimum=2)
