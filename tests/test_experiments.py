@@ -89,3 +89,38 @@ def test_the_progress_bar_is_switched_off_explicitly_by_tqdm_disable(monkeypatch
                           label="x")
     assert seen["disable"] is disabled and seen["desc"] == "x" and seen["total"] == 2
 
+
+
+def test_train_on_adding_is_training_on_the_adding_batches_of_seed_plus_the_offset():
+    config = training.TrainingConfig(steps=15, learning_rate=1e-2)
+    torch.manual_seed(0)
+    net = models.LastStep(gatedrnn.RNN(2, 4, dtype=torch.float64), 1)
+    twin = models.LastStep(gatedrnn.RNN(2, 4, dtype=torch.float64), 1)
+    twin.load_state_dict(net.state_dict())
+    history, error = experiments.train_on_adding(net, 7, 3, config, batch_size=5)
+    generator = torch.Generator().manual_seed(1003)  # the offset is 1000
+    by_hand = training.train(
+        twin, lambda step: tasks.adding_problem(7, 5, generator=generator, dtype=torch.float64),
+        tasks.adding_loss, config)
+    assert error is None and history.loss == by_hand.loss
+    assert experiments.ADDING_DATA_OFFSET == 1000
+
+
+def test_train_on_adding_returns_the_stop_of_a_run_that_blows_up():
+    net = models.LastStep(torch.nn.RNN(2, 8), 1)
+    config = training.TrainingConfig(steps=50, learning_rate=1e6, optimizer="sgd")
+    history, error = experiments.train_on_adding(net, 10, 0, config)
+    assert isinstance(error, training.NonFiniteError) and len(history) == error.step < 50
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module, got str"):
+        experiments.train_on_adding("net", 10, 0, config)
+
+
+def test_final_loss_is_the_mean_of_the_last_losses():
+    history = training.History(loss=[9.0, 1.0, 2.0, 4.0])
+    assert experiments.final_loss(history, last=3) == pytest.approx(7 / 3)
+    assert experiments.final_loss(history, last=4) == pytest.approx(4.0)
+    assert math.isnan(experiments.final_loss(history, last=5))
+    with pytest.raises(TypeError, match="history: expected a training.History, got list"):
+        experiments.final_loss([1.0])
+    with pytest.raises(ValueError, match="last"):
+        experiments.final_loss(history, last=0)

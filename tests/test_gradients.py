@@ -106,3 +106,28 @@ def test_decay_factor_rejects_bad_norms():
         gatedrnn.decay_factor(torch.ones(2, 3))
     with pytest.raises(ValueError, match="norms: expected positive"):
         gatedrnn.decay_factor(torch.tensor([1.0, 0.0, 2.0, 1.0]))
+
+
+def test_last_step_profile_is_the_gradient_through_the_readout_in_float64():
+    torch.manual_seed(5)
+    net = gatedrnn.models.LastStep(gatedrnn.LSTM(2, 6, dtype=torch.float32), 1)  # the profile: a float64 copy
+    x, y = gatedrnn.tasks.adding_problem(9, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
+    profile = gatedrnn.gradients.last_step_profile(net, x, y, gatedrnn.tasks.adding_loss)
+    cell = nn.LSTMCell(2, 6).double()
+    params = net.rnn.layer_parameters(0)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(params, name))
+    readout = nn.Linear(6, 1).double()
+    readout.load_state_dict(net.readout.state_dict())
+    h = c = torch.zeros(4, 6, dtype=torch.float64)
+    states = []
+    for x_t in x.double().unbind(0):
+        h, c = cell(x_t, (h, c))
+        states.append(h)
+    loss = ((readout(h).squeeze(-1) - y.double()) ** 2).mean()
+    expected = torch.stack([g.norm() for g in torch.autograd.grad(loss, states)])
+    assert profile.dtype == torch.float64 and net.readout.weight.dtype == torch.float32
+    torch.testing.assert_close(profile, expected, rtol=1e-10, atol=0)
+    with pytest.raises(TypeError, match="net: expected a models.LastStep, got LSTM"):
+        gatedrnn.gradients.last_step_profile(net.rnn, x, y, gatedrnn.tasks.adding_loss)

@@ -16,7 +16,7 @@ checks).
 from gatedrnn import (bptt, clipping, cost, experiments, forecasting, gates, gru_conventions, initialisation, jacobians,
                       models, tasks, text, training)
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_gates, gru_step, lstm_gates, lstm_step, rnn_step
-from gatedrnn.gradients import decay_factor, grad_norms_through_time
+from gatedrnn.gradients import decay_factor, grad_norms_through_time, last_step_profile
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled
 from gatedrnn.reference import max_differences, torch_twin
 from gatedrnn.runtime import by_profile, describe_environment, device, environment, profile, seed_everything
@@ -39,6 +39,7 @@ __all__ = [
     "device",
     "environment",
     "grad_norms_through_time",
+    "last_step_profile",
     "gru_gates",
     "gru_step",
     "lstm_gates",

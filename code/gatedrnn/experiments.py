@@ -14,9 +14,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from gatedrnn import tasks
 from gatedrnn.runtime import seed_everything
 from gatedrnn.training import History, NonFiniteError, TrainingConfig, train_or_stop
 from gatedrnn.validation import check_size
+
+# The adding-problem batches of seed s are drawn from generator seed ADDING_DATA_OFFSET + s, so that a run's data and
+# its initial weights (drawn from seed s) are independent streams.
+ADDING_DATA_OFFSET = 1000
 
 Batches = Callable[[int], tuple[Tensor, Tensor]]
 
@@ -107,3 +112,35 @@ def run_seeds(
                     checkpoints.append((config.steps, score))
             runs.append(SeedRun(seed, history, error, score, seconds, tuple(checkpoints)))
     return runs
+
+
+def train_on_adding(
+    model: nn.Module,
+    sequence_length: int,
+    seed: int,
+    config: TrainingConfig,
+    *,
+    batch_size: int = 64,
+) -> tuple[History, NonFiniteError | None]:
+    """Train a :class:`~gatedrnn.models.LastStep` ``model`` on the adding problem, the recipe of chapters 4 to 8.
+
+    Fresh batches of ``batch_size`` sequences of length ``sequence_length`` are drawn from generator seed
+    ``ADDING_DATA_OFFSET + seed`` (:func:`~gatedrnn.tasks.adding_batches`) in the device and dtype of ``model``'s
+    parameters, and :func:`~gatedrnn.training.train_or_stop` trains with :func:`~gatedrnn.tasks.adding_loss`.
+    Returns ``(history, None)`` after a full run, or the history up to the step that met inf/NaN and its error.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    p = next(model.parameters())
+    batches = tasks.adding_batches(sequence_length, batch_size, ADDING_DATA_OFFSET + seed, device=p.device,
+                                   dtype=p.dtype)
+    return train_or_stop(model, batches, tasks.adding_loss, config)
+
+
+def final_loss(history: History, last: int = 100) -> float:
+    """The training loss at the end of a run: the mean of its ``last`` losses (one batch is too noisy to compare
+    runs by). NaN for a run shorter than ``last`` steps, such as one stopped early by inf/NaN."""
+    if not isinstance(history, History):
+        raise TypeError(f"history: expected a training.History, got {type(history).__name__}")
+    check_size("last", last)
+    return math.fsum(history.loss[-last:]) / last if len(history) >= last else math.nan

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
 from torch import Tensor
 
 from gatedrnn.layers import RecurrentBase, State
+from gatedrnn.models import LastStep
 
 
 def grad_norms_through_time(
@@ -41,6 +43,24 @@ def grad_norms_through_time(
         grads = torch.autograd.grad(loss.reshape(()), hidden, allow_unused=True)
     norms = [torch.zeros((), dtype=h.dtype, device=h.device) if g is None else torch.linalg.vector_norm(g) for g, h in zip(grads, hidden)]
     return torch.stack(norms).detach()
+
+
+def last_step_profile(
+    net: LastStep,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+) -> Tensor:
+    """‖∂L/∂h_t‖ for t = 0 … T-1 of a :class:`~gatedrnn.models.LastStep` network whose package layer reads
+    ``inputs`` [T, N, I], with ``L = loss_fn(readout(h_T), targets)``: :func:`grad_norms_through_time` through the
+    readout. Measured on a float64 copy on the CPU, so that the tiny norms of a vanishing gradient do not underflow
+    and ``net`` itself is left as it is. Returns a tensor [T], float64, on the CPU.
+    """
+    if not isinstance(net, LastStep):
+        raise TypeError(f"net: expected a models.LastStep, got {type(net).__name__}")
+    twin = copy.deepcopy(net).to("cpu", torch.float64)
+    inputs, targets = inputs.to("cpu", torch.float64), targets.to("cpu", torch.float64)
+    return grad_norms_through_time(twin.rnn, inputs, lambda output: loss_fn(twin.readout(output[-1]), targets))
 
 
 def decay_factor(norms: Tensor, *, skip_last: int = 1) -> float:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gatedrnn.cells import gru_gates, lstm_gates
 from gatedrnn.validation import check_shape
 
 
@@ -57,8 +58,7 @@ def lstm_step_jacobian(u: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_
     """The closed-form blocks of one LSTM step's Jacobian (PyTorch's gate order i, f, g, o)."""
     H = _check_step(u, h, weight_hh, bias_hh, gates=4)
     check_shape("c", c, (H,), f"(H,) with H = {H} from h")
-    a_i, a_f, a_g, a_o = (u + F.linear(h, weight_hh, bias_hh)).chunk(4)
-    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+    i, f, g, o = lstm_gates(u, h, weight_hh, bias_hh)  # eq. (lstm-gates)
     W_hi, W_hf, W_hg, W_ho = weight_hh.split(H)
     tanh_c = torch.tanh(f * c + i * g)
     c_h = (c * f * (1 - f))[:, None] * W_hf + (g * i * (1 - i))[:, None] * W_hi + (i * (1 - g**2))[:, None] * W_hg  # eq. (lstm-jac-ch)
@@ -71,11 +71,9 @@ def lstm_step_jacobian(u: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_
 def gru_step_jacobian(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> GRUStepJacobian:
     """The closed-form ∂h_t/∂h_{t-1} of one GRU step (PyTorch's reset-after form, gate order r, z, n)."""
     H = _check_step(u, h, weight_hh, bias_hh, gates=3)
-    u_r, u_z, u_n = u.chunk(3)
-    v_r, v_z, v_n = F.linear(h, weight_hh, bias_hh).chunk(3)
-    r, z = torch.sigmoid(u_r + v_r), torch.sigmoid(u_z + v_z)
-    n = torch.tanh(u_n + r * v_n)
+    r, z, n = gru_gates(u, h, weight_hh, bias_hh)  # eqs. (gru-gates), (gru-candidate)
     W_hr, W_hz, W_hn = weight_hh.split(H)
+    v_n = F.linear(h, W_hn, None if bias_hh is None else bias_hh.chunk(3)[2])  # W_hn h_{t-1} + b_hn, what r scales
     dz = (z * (1 - z))[:, None] * W_hz  # ∂z_t/∂h_{t-1}
     dn = (1 - n**2)[:, None] * (r[:, None] * W_hn + (v_n * r * (1 - r))[:, None] * W_hr)  # ∂n_t/∂h_{t-1}
     return GRUStepJacobian(leak=torch.diag(z),  # eq. (gru-jacobian)
