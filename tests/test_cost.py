@@ -82,3 +82,19 @@ def test_bad_arguments_are_refused():
         cost.seconds_per_step(lambda: None, device=torch.device("cpu"), repeats=0)
     with pytest.raises(ValueError, match="rounds"):
         cost.fastest_seconds({"a": lambda: None}, device=torch.device("cpu"), rounds=0)
+
+
+@pytest.mark.parametrize("kind, other", [("RNN", "LSTM"), ("RNN", "GRU"), ("GRU", "LSTM")])
+@pytest.mark.parametrize("I, H", [(1, 32), (2, 32), (10, 128)])
+def test_matching_hidden_size_is_the_closest_count_of_torch_modules(kind, other, I, H):
+    target = sum(p.numel() for p in getattr(torch.nn, other)(I, H).parameters())
+    matched = cost.matching_hidden_size(kind, I, target)
+    count = lambda h: sum(p.numel() for p in getattr(torch.nn, kind)(I, h).parameters())  # noqa: E731
+    assert abs(count(matched) - target) <= min(abs(count(h) - target) for h in range(1, 3 * H))
+
+
+def test_matching_hidden_size_names_bad_arguments():
+    with pytest.raises(ValueError, match="kind: expected one of"):
+        cost.matching_hidden_size("MinGRU", 2, 100)
+    with pytest.raises(ValueError, match="parameters"):
+        cost.matching_hidden_size("RNN", 2, 0)

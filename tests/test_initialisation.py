@@ -35,12 +35,31 @@ def test_identity_initialisation_is_le_jaitly_hinton():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(TypeError, match="rnn: expected a gatedrnn.RNN, LSTM or GRU, got RNN"):
-        initialisation.orthogonal_recurrent_(torch.nn.RNN(2, 3))
+    with pytest.raises(TypeError, match="rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, got Linear"):
+        initialisation.orthogonal_recurrent_(torch.nn.Linear(2, 3))
     with pytest.raises(ValueError, match="scale: expected a positive number, got 0"):
         initialisation.orthogonal_recurrent_(gatedrnn.RNN(2, 3), 0)
-    with pytest.raises(ValueError, match="identity initialisation is for gatedrnn.RNN, got a LSTM"):
+    with pytest.raises(ValueError, match="identity initialisation is for gatedrnn.RNN or torch.nn.RNN, got a LSTM"):
         initialisation.identity_recurrent_(gatedrnn.LSTM(2, 3))
+    with pytest.raises(ValueError, match="identity initialisation is for gatedrnn.RNN or torch.nn.RNN, got a GRU"):
+        initialisation.identity_recurrent_(torch.nn.GRU(2, 3))
+
+
+@pytest.mark.parametrize("model, gates", [(torch.nn.RNN, 1), (torch.nn.LSTM, 4), (torch.nn.GRU, 3)])
+def test_torch_nn_modules_take_the_same_initialisations(model, gates):
+    rnn = model(3, 6, num_layers=2)
+    initialisation.orthogonal_recurrent_(rnn, 1.5, generator=torch.Generator().manual_seed(0))
+    for layer in (0, 1):
+        weight = getattr(rnn, f"weight_hh_l{layer}").detach().double()
+        for block in weight.split(6, dim=0):
+            torch.testing.assert_close(torch.linalg.svdvals(block), torch.full((6,), 1.5, dtype=torch.float64),
+                                       rtol=0, atol=1e-6)
+        assert weight.shape[0] == gates * 6
+    relu = torch.nn.RNN(2, 5, nonlinearity="relu")
+    initialisation.identity_recurrent_(relu, generator=torch.Generator().manual_seed(0))
+    h0 = torch.rand(1, 3, 5)
+    output, _ = relu(torch.zeros(20, 3, 2), h0)
+    torch.testing.assert_close(output[-1], h0[0], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0, 2.5])

@@ -10,7 +10,7 @@ import gatedrnn
 from gatedrnn import models
 
 
-@pytest.mark.parametrize("mode", models.MODES)
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_fused_is_the_torch_nn_module_with_pytorch_initialisation_but_the_lstm_forget_bias(mode):
     torch.manual_seed(4)
     expected = getattr(torch.nn, mode)(3, 5)
@@ -27,7 +27,7 @@ def test_fused_is_the_torch_nn_module_with_pytorch_initialisation_but_the_lstm_f
 
 def test_fused_takes_another_forget_bias_and_names_bad_arguments():
     assert (models.fused("LSTM", 2, 4, forget_bias=-3.0).bias_ih_l0[4:8] == -3.0).all()
-    with pytest.raises(ValueError, match=r"mode: expected one of \('RNN', 'LSTM', 'GRU'\), got 'lstm'"):
+    with pytest.raises(ValueError, match=r"mode: expected one of \('RNN', 'orthogonal RNN', 'IRNN', 'LSTM', 'GRU'\), got 'lstm'"):
         models.fused("lstm", 2, 4)
     with pytest.raises(TypeError, match="hidden_size: expected an int, got float 4.0"):
         models.fused("GRU", 2, 4.0)
@@ -89,3 +89,20 @@ def test_sequence_cross_entropy_is_the_mean_negative_log_probability_of_the_targ
     assert models.sequence_cross_entropy(torch.zeros(2, 2, 8), targets[:2, :2]).item() == pytest.approx(math.log(8))
     with pytest.raises(ValueError, match=r"targets: expected shape \(4, 3\)"):
         models.sequence_cross_entropy(logits, targets.T)
+
+
+def test_fused_modes_have_the_initialisations_they_name():
+    torch.manual_seed(0)
+    orthogonal = models.fused("orthogonal RNN", 3, 6)
+    W = orthogonal.weight_hh_l0.detach().double()
+    torch.testing.assert_close(W @ W.T, torch.eye(6, dtype=torch.float64), rtol=0, atol=1e-6)
+    assert orthogonal.nonlinearity == "tanh"
+    irnn = models.fused("IRNN", 3, 6)
+    assert irnn.nonlinearity == "relu" and torch.equal(irnn.weight_hh_l0, torch.eye(6))
+    assert not irnn.bias_hh_l0.any() and not irnn.bias_ih_l0.any()
+    lstm = models.fused("LSTM", 3, 6, forget_bias=2.0)
+    assert bool((lstm.bias_ih_l0[6:12] == 2.0).all()) and bool((lstm.bias_hh_l0[6:12] == 0).all())
+    plain = models.fused("RNN", 3, 6)
+    assert isinstance(plain, torch.nn.RNN) and plain.nonlinearity == "tanh"
+    with pytest.raises(ValueError, match="mode: expected one of"):
+        models.fused("rnn", 3, 6)

@@ -47,6 +47,16 @@ def parameter_count(
     return D * (per_direction(I) + (L - 1) * per_direction(D * R))  # eq. (param-count)
 
 
+def matching_hidden_size(kind: str, input_size: int, parameters: int) -> int:
+    """The hidden size at which a one-layer ``torch.nn.<kind>`` with biases has the number of parameters closest to
+    ``parameters``: the root of eq. (param-count), G (H² + (I + 2) H) = ``parameters``, rounded to the better of the
+    two neighbouring integers (at least 1). Chapter 9 uses it to compare models at equal parameter count."""
+    G, I, P = _kind(kind), check_size("input_size", input_size), check_size("parameters", parameters)
+    root = (-(I + 2) + math.sqrt((I + 2) ** 2 + 4 * P / G)) / 2
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    return min(sorted(candidates), key=lambda H: abs(parameter_count(kind, I, H) - P))
+
+
 def flops_per_step(kind: str, input_size: int, hidden_size: int) -> dict[str, int]:
     """Floating-point operations of one step for one sequence, eq. (flops-step): ``matmul`` for W_ih x and W_hh h
     (a multiply and an add per weight), ``bias`` for adding b_ih and b_hh, ``elementwise`` for the rest (one per

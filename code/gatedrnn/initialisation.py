@@ -19,15 +19,16 @@ from gatedrnn.layers import LSTM, RNN, RecurrentBase
 
 
 def _check(rnn: object, scale: object) -> float:
-    if not isinstance(rnn, RecurrentBase):
-        raise TypeError(f"rnn: expected a gatedrnn.RNN, LSTM or GRU, got {type(rnn).__name__}")
+    if not isinstance(rnn, (RecurrentBase, nn.RNNBase)):
+        raise TypeError(f"rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, got {type(rnn).__name__}")
     if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not scale > 0:
         raise ValueError(f"scale: expected a positive number, got {scale!r}")
     return float(scale)
 
 
-def orthogonal_recurrent_(rnn: RecurrentBase, scale: float = 1.0, *, generator: torch.Generator | None = None) -> None:
-    """Set each H×H block of every W_hh to ``scale`` times a random orthogonal matrix (each gate its own block).
+def orthogonal_recurrent_(rnn: RecurrentBase | nn.RNNBase, scale: float = 1.0, *, generator: torch.Generator | None = None) -> None:
+    """Set each H×H block of every W_hh to ``scale`` times a random orthogonal matrix (each gate its own block), in
+a package layer or its ``torch.nn`` namesake.
 
     Every singular value of each block is then exactly ``scale`` (a block of an LSTM with projections is H×P:
     semi-orthogonal). Other parameters are left as they are.
@@ -44,7 +45,7 @@ def orthogonal_recurrent_(rnn: RecurrentBase, scale: float = 1.0, *, generator: 
 
 
 def identity_recurrent_(
-    rnn: RecurrentBase, scale: float = 1.0, *, input_std: float = 1e-3, generator: torch.Generator | None = None
+    rnn: RNN | nn.RNN, scale: float = 1.0, *, input_std: float = 1e-3, generator: torch.Generator | None = None
 ) -> None:
     """IRNN initialisation: every W_hh = ``scale`` · I, every bias 0, every W_ih ~ N(0, σ²) with σ = ``input_std``.
 
@@ -52,8 +53,9 @@ def identity_recurrent_(
     network copies its state forward and the gradient passes back unchanged wherever the units are active.
     """
     scale = _check(rnn, scale)
-    if not isinstance(rnn, RNN):
-        raise ValueError(f"rnn: the identity initialisation is for gatedrnn.RNN, got a {type(rnn).__name__}")
+    if not isinstance(rnn, (RNN, nn.RNN)):
+        raise ValueError(f"rnn: the identity initialisation is for gatedrnn.RNN or torch.nn.RNN, got a "
+                         f"{type(rnn).__name__}")
     with torch.no_grad():
         for name, parameter in rnn.named_parameters():
             if name.startswith("weight_hh"):

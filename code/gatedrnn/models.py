@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gatedrnn.initialisation import forget_gate_bias_
+from gatedrnn.initialisation import forget_gate_bias_, identity_recurrent_, orthogonal_recurrent_
 from gatedrnn.layers import RecurrentBase
 from gatedrnn.validation import check_size
 
 Recurrent = RecurrentBase | nn.RNNBase
-MODES = ("RNN", "LSTM", "GRU")
+# The plain network at PyTorch's initialisation, with an orthogonal W_hh, and as an IRNN (chapter 5); the gated two.
+MODES = ("RNN", "orthogonal RNN", "IRNN", "LSTM", "GRU")
 
 
 def fused(
@@ -27,15 +28,25 @@ def fused(
     forget_bias: float = 1.0,
     device: torch.device | str | None = None,
 ) -> nn.RNNBase:
-    """PyTorch's fused one-layer, time-first ``torch.nn.RNN``, ``LSTM`` or ``GRU`` (``mode``), as the experiments of
-    Part III use it: PyTorch's initialisation, except that an LSTM's forget bias starts at ``forget_bias``
-    (:func:`~gatedrnn.initialisation.forget_gate_bias_`; 1 by default, the LSTM chapter's recommendation)."""
+    """PyTorch's fused one-layer, time-first ``torch.nn.RNN``, ``LSTM`` or ``GRU``, as the experiments of Part III use
+    it. ``mode`` is one of :data:`MODES`: ``"RNN"``, ``"LSTM"`` and ``"GRU"`` keep PyTorch's initialisation, except
+    that an LSTM's forget bias starts at ``forget_bias`` (:func:`~gatedrnn.initialisation.forget_gate_bias_`; 1 by
+    default, the LSTM chapter's recommendation); ``"orthogonal RNN"`` is the tanh network with an orthogonal W_hh
+    (:func:`~gatedrnn.initialisation.orthogonal_recurrent_`) and ``"IRNN"`` the ReLU network with W_hh = I
+    (:func:`~gatedrnn.initialisation.identity_recurrent_`). Random draws come from PyTorch's global generator."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    rnn = getattr(nn, mode)(check_size("input_size", input_size), check_size("hidden_size", hidden_size),
-                            device=device)
+    I, H = check_size("input_size", input_size), check_size("hidden_size", hidden_size)
+    if mode in ("LSTM", "GRU"):
+        rnn = getattr(nn, mode)(I, H, device=device)
+    else:
+        rnn = nn.RNN(I, H, nonlinearity="relu" if mode == "IRNN" else "tanh", device=device)
     if mode == "LSTM":
         forget_gate_bias_(rnn, forget_bias)
+    elif mode == "orthogonal RNN":
+        orthogonal_recurrent_(rnn, 1.0)
+    elif mode == "IRNN":
+        identity_recurrent_(rnn)
     return rnn
 
 

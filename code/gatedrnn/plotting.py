@@ -11,12 +11,15 @@ PALETTE = {
     "RNN": "#D55E00",  # vermilion
     "LSTM": "#0072B2",  # blue
     "GRU": "#009E73",  # bluish green
+    "orthogonal RNN": "#E69F00",  # orange: the plain network's variants sit near its vermilion
+    "IRNN": "#CC79A7",  # reddish purple
     "baseline": "#555555",  # grey: reference lines (chance, predict-the-mean, bounds)
 }
 
 
 def color(model: str) -> str:
-    """The book's colour for ``model`` (``'RNN'``, ``'LSTM'``, ``'GRU'`` or ``'baseline'``)."""
+    """The book's colour for ``model`` (one of :data:`PALETTE`: ``'RNN'``, ``'orthogonal RNN'``, ``'IRNN'``,
+    ``'LSTM'``, ``'GRU'`` or ``'baseline'``)."""
     if model not in PALETTE:
         raise ValueError(f"model: expected one of {tuple(PALETTE)}, got {model!r}")
     return PALETTE[model]

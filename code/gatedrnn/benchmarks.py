@@ -1,0 +1,103 @@
+"""The long-range benchmarks of chapter 9 as experiments: for each task, how a seed becomes a model and its stream of
+training batches, the training loss, and the score on held-out data.
+
+A :class:`Benchmark` is trained with :func:`run`, which hands it to :func:`~gatedrnn.experiments.run_seeds`. The
+recurrent layer is any module that maps ``[T, N, input_size]`` to an output sequence (chapter 9 uses
+:func:`~gatedrnn.models.fused`); the benchmark adds the readout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gatedrnn import models, tasks
+from gatedrnn.experiments import Batches, SeedRun, run_seeds
+from gatedrnn.training import TrainingConfig
+from gatedrnn.validation import check_size
+
+# Held-out data is drawn from generator seed TEST_SEED_OFFSET + T, far from the training seeds 0, 1, 2, ...
+TEST_SEED_OFFSET = 10_000
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One task at one length: ``input_size`` of the recurrent layer it needs; ``make(rnn, seed)`` wraps the layer in
+    the task's readout and returns ``(model, batches)`` with the training batches of ``seed``; ``loss(output,
+    targets)`` is the training loss; ``score(model)`` evaluates on held-out data (``higher_is_better`` says which way
+    is good: accuracy up, error down)."""
+
+    name: str
+    input_size: int
+    make: Callable[[nn.Module, int], tuple[nn.Module, Batches]]
+    loss: Callable[[Tensor, Tensor], Tensor]
+    score: Callable[[nn.Module], float]
+    higher_is_better: bool = False
+
+
+def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
+           device: torch.device | str | None = None) -> Benchmark:
+    """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
+    ``test_size`` held-out sequences (:data:`tasks.ADDING_BASELINE_MSE` without memory)."""
+    T = check_size("sequence_length", sequence_length, minimum=2)
+    test = tasks.adding_problem(T, check_size("test_size", test_size),
+                                generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device)
+
+    def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
+        return models.LastStep(rnn, 1), tasks.adding_batches(T, batch_size, seed, device=device)
+
+    return Benchmark(f"adding T = {T}", 2, make, tasks.adding_loss,
+                     lambda net: float(tasks.adding_loss(net(test[0]), test[1])))
+
+
+def copy(delay: int, batch_size: int, *, test_size: int = 500,
+         device: torch.device | str | None = None) -> Benchmark:
+    """The copy task at delay T: one-hot symbols in, an :class:`~gatedrnn.models.EveryStep` readout, cross-entropy
+    per step, scored on ``test_size`` held-out sequences (:func:`tasks.copy_baseline` without memory)."""
+    T = check_size("delay", delay)
+    check_size("batch_size", batch_size)
+    test = tasks.copy_task(check_size("test_size", test_size), T,
+                           generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device)
+
+    def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
+        generator = torch.Generator().manual_seed(seed)
+        return (models.EveryStep(rnn, tasks.COPY_CLASSES),
+                lambda step: tasks.copy_task(batch_size, T, generator=generator, device=device))
+
+    return Benchmark(f"copy T = {T}", tasks.COPY_CLASSES, make, models.sequence_cross_entropy,
+                     lambda net: float(models.sequence_cross_entropy(net(test[0]), test[1])))
+
+
+def digits(by: str, batch_size: int, *, device: torch.device | str | None = None) -> Benchmark:
+    """Sequential digits read ``by`` pixel (T = 64) or row (T = 8): a :class:`~gatedrnn.models.LastStep` readout over
+    ten classes, cross-entropy, scored by accuracy on the held-out quarter of the images. Each step samples
+    ``batch_size`` training images with replacement from the seed's generator."""
+    (x, y), (x_test, y_test) = (tasks.sequential_digits(split, by=by, device=device) for split in ("train", "test"))
+    check_size("batch_size", batch_size)
+
+    def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
+        generator = torch.Generator().manual_seed(seed)
+
+        def batches(step: int) -> tuple[Tensor, Tensor]:
+            chosen = torch.randint(0, len(y), (batch_size,), generator=generator).to(y.device)
+            return x[:, chosen], y[chosen]
+
+        return models.LastStep(rnn, 10), batches
+
+    return Benchmark(f"digits by {by}", x.shape[-1], make, F.cross_entropy,
+                     lambda net: float((net(x_test).argmax(-1) == y_test).double().mean()), higher_is_better=True)
+
+
+def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: TrainingConfig, seeds: Iterable[int],
+        label: str = "") -> list[SeedRun]:
+    """Train ``benchmark`` from every seed: ``recurrent(input_size)`` builds a fresh recurrent layer after the seed is
+    set (so the seed picks its initial weights), :attr:`Benchmark.make` adds the readout and the seed's batches, and
+    :func:`~gatedrnn.experiments.run_seeds` trains and scores."""
+    if not isinstance(benchmark, Benchmark):
+        raise TypeError(f"benchmark: expected a benchmarks.Benchmark, got {type(benchmark).__name__}")
+    return run_seeds(lambda seed: benchmark.make(recurrent(benchmark.input_size), seed), benchmark.loss, config,
+                     seeds, benchmark.score, label=label or benchmark.name)

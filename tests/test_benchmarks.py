@@ -1,0 +1,59 @@
+"""Chapter 9's benchmarks: each is the task's data, readout, loss and held-out score, checked against computing them
+by hand from gatedrnn.tasks and torch."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gatedrnn
+from gatedrnn import benchmarks, experiments, models, tasks, training
+
+
+def test_adding_benchmark_trains_and_scores_like_the_task_by_hand():
+    bench = benchmarks.adding(6, 8, test_size=50)
+    config = training.TrainingConfig(steps=10, learning_rate=1e-2)
+    (run,) = benchmarks.run(bench, lambda inputs: torch.nn.GRU(inputs, 5), config, [2])
+    gatedrnn.seed_everything(2)
+    net = models.LastStep(torch.nn.GRU(2, 5), 1)
+    history = training.train(net, tasks.adding_batches(6, 8, 2), tasks.adding_loss, config)
+    x, y = tasks.adding_problem(6, 50, generator=torch.Generator().manual_seed(10_006))
+    net.eval()
+    with torch.no_grad():
+        expected = ((net(x).squeeze(-1) - y) ** 2).mean().item()
+    assert run.history.loss == history.loss
+    assert run.score == pytest.approx(expected, rel=1e-6)
+    assert bench.name == "adding T = 6" and not bench.higher_is_better
+
+
+def test_copy_benchmark_scores_the_cross_entropy_of_every_step():
+    bench = benchmarks.copy(4, 3, test_size=7)
+    gatedrnn.seed_everything(0)
+    net, batches = bench.make(torch.nn.LSTM(tasks.COPY_CLASSES, 6), 0)
+    inputs, targets = batches(0)
+    assert inputs.shape == targets.shape == (24, 3)
+    x, y = tasks.copy_task(7, 4, generator=torch.Generator().manual_seed(10_004))
+    with torch.no_grad():
+        logits = net(x)
+        expected = F.cross_entropy(logits.reshape(-1, tasks.COPY_CLASSES), y.reshape(-1)).item()
+    assert bench.score(net) == pytest.approx(expected, rel=1e-6)
+    assert bench.input_size == tasks.COPY_CLASSES
+
+
+@pytest.mark.parametrize("by, T, I", [("pixel", 64, 1), ("row", 8, 8)])
+def test_digits_benchmark_is_accuracy_on_the_held_out_quarter(by, T, I):
+    bench = benchmarks.digits(by, 5)
+    torch.manual_seed(0)
+    net, batches = bench.make(torch.nn.RNN(I, 4), 1)
+    x, labels = batches(0)
+    assert x.shape == (T, 5, I) and labels.shape == (5,)
+    x_test, y_test = tasks.sequential_digits("test", by=by)
+    with torch.no_grad():
+        expected = (net(x_test).argmax(-1) == y_test).double().mean().item()
+    assert bench.score(net) == pytest.approx(expected) and bench.higher_is_better
+
+
+def test_run_refuses_what_is_not_a_benchmark():
+    with pytest.raises(TypeError, match="benchmark: expected a benchmarks.Benchmark, got str"):
+        benchmarks.run("adding", lambda i: torch.nn.RNN(i, 2), training.TrainingConfig(steps=1, learning_rate=1.0), [0])
+    with pytest.raises(ValueError, match="delay"):
+        benchmarks.copy(0, 3)
