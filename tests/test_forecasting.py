@@ -47,3 +47,26 @@ def test_one_step_forecasts_apply_the_model_to_each_window():
         with torch.no_grad():
             expected = net(series[t - 6:t, None, None]).item()
         assert forecasts[k].item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_autoregression_matches_statsmodels_autoreg():
+    from statsmodels.tsa.ar_model import AutoReg
+
+    _, series = forecasting.sunspots()
+    end, order = 269, 22
+    ours = forecasting.autoregression(series, order, end)
+    theirs = AutoReg(series[:end].numpy(), lags=order, trend="c").fit()
+    torch.testing.assert_close(ours, torch.tensor(theirs.params), rtol=1e-8, atol=1e-8)
+    forecasts = forecasting.autoregressive_forecasts(ours, series, end)
+    lags = torch.stack([series[t - order:t].flip(0) for t in range(end, len(series))])
+    by_hand = torch.tensor(theirs.params[0]) + lags @ torch.tensor(theirs.params[1:])
+    torch.testing.assert_close(forecasts, by_hand, rtol=1e-10, atol=1e-10)
+    assert forecasts.shape == (len(series) - end,)
+
+
+def test_autoregression_names_bad_arguments():
+    series = torch.arange(10.0)
+    with pytest.raises(ValueError, match="end: expected 3 < end <= 10"):
+        forecasting.autoregression(series, 3, 3)
+    with pytest.raises(ValueError, match="coefficients: expected a 1-d tensor"):
+        forecasting.autoregressive_forecasts(torch.ones(1), series, 5)

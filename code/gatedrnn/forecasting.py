@@ -1,5 +1,6 @@
 """Forecasting a real time series: the yearly sunspot numbers that ship with statsmodels, windows of the past as
-inputs, one-step-ahead forecasts, and the naive forecasts a network has to beat.
+inputs, one-step-ahead forecasts, and the forecasts a network has to beat: the naive ones and a linear
+autoregression fitted by least squares.
 """
 
 from __future__ import annotations
@@ -57,3 +58,29 @@ def one_step_forecasts(model: nn.Module, series: Tensor, length: int, start: int
     p = next(model.parameters())
     with torch.no_grad():
         return model(inputs.to(device=p.device, dtype=p.dtype)).squeeze(-1).to(series)
+
+
+def autoregression(series: Tensor, order: int, end: int) -> Tensor:
+    """Least-squares AR(``order``) fit with an intercept on ``series[:end]``: the coefficients ``[c, a_1, …, a_p]`` of
+    ``ŷ_t = c + a_1 y_{t-1} + … + a_p y_{t-p}`` that minimise the squared one-step error over every t in
+    ``order … end - 1``. Float64."""
+    _check_series(series)
+    p = check_size("order", order)
+    if not p < end <= len(series):
+        raise ValueError(f"end: expected {p} < end <= {len(series)} (at least one target after a full window), "
+                         f"got {end}")
+    inputs, targets = windows(series[:end].double(), p)  # [p, M, 1] oldest first, [M]
+    design = torch.cat([torch.ones(len(targets), 1, dtype=torch.float64), inputs[..., 0].T.flip(1)], dim=1)
+    return torch.linalg.lstsq(design, targets[:, None]).solution[:, 0]
+
+
+def autoregressive_forecasts(coefficients: Tensor, series: Tensor, start: int) -> Tensor:
+    """One-step forecasts of ``series[start:]`` by an AR model with ``coefficients`` ``[c, a_1, …, a_p]`` (from
+    :func:`autoregression`), each from the ``p`` true values before it. Float64."""
+    _check_series(series)
+    if not isinstance(coefficients, Tensor) or coefficients.dim() != 1 or len(coefficients) < 2:
+        raise ValueError(f"coefficients: expected a 1-d tensor [c, a_1, …, a_p], got "
+                         f"{getattr(coefficients, 'shape', type(coefficients).__name__)}")
+    inputs, _ = windows(series.double(), len(coefficients) - 1, start)
+    lags = inputs[..., 0].T.flip(1)  # [M, p]: y_{t-1}, …, y_{t-p}
+    return coefficients[0] + lags @ coefficients[1:].double()
