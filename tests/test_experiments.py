@@ -124,3 +124,20 @@ def test_final_loss_is_the_mean_of_the_last_losses():
         experiments.final_loss([1.0])
     with pytest.raises(ValueError, match="last"):
         experiments.final_loss(history, last=0)
+
+
+@pytest.mark.parametrize("table", [(5, 8, 8, 8), (0, 3, 3, 3), (2, 3, 1, 3), (7, 12, 1, 12), (0, 5, 0, 5),
+                                   (10, 10, 0, 10), (3, 4, 9, 20)])
+def test_fisher_exact_matches_scipy(table):
+    from scipy.stats import fisher_exact
+
+    a, n_a, b, n_b = table
+    expected = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="two-sided").pvalue
+    assert experiments.fisher_exact(a, n_a, b, n_b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fisher_exact_names_bad_counts():
+    with pytest.raises(ValueError, match="runs_b: expected an int >= 0, got -1"):
+        experiments.fisher_exact(1, 2, 0, -1)
+    with pytest.raises(ValueError, match="expected 0 <= successes <= runs"):
+        experiments.fisher_exact(3, 2, 0, 1)

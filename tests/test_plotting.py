@@ -31,3 +31,38 @@ def test_finish_training_axes_draws_the_baseline_on_a_log_axis():
         with pytest.raises(ValueError, match="baseline: expected a number > 0"):
             plotting.finish_training_axes(ax, bad)
     plt.close(fig)
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_cell_diagrams_name_every_gate_and_the_path_through_time():
+    fig, (lstm, gru) = plt.subplots(1, 2)
+    plotting.draw_lstm_cell(lstm)
+    plotting.draw_gru_cell(gru)
+    for name in ("forget $f_t$", "input $i_t$", "candidate $g_t$", "output $o_t$", "$c_{t-1}$", "$c_t$"):
+        assert name in _texts(lstm), name
+    for name in ("update $z_t$", "reset $r_t$", "candidate $n_t$", "$h_{t-1}$", "$h_t$"):
+        assert name in _texts(gru), name
+    # the carousel and the GRU's state line are drawn in the model's colour, thicker than anything else
+    for ax, model in ((lstm, "LSTM"), (gru, "GRU")):
+        thickest = max(ax.get_lines(), key=lambda line: line.get_linewidth())
+        assert thickest.get_color() == plotting.color(model) and thickest.get_ydata()[0] == 5
+    plt.close(fig)
+
+
+def test_bptt_diagram_greys_exactly_the_steps_truncation_drops():
+    for steps, window in ((6, 3), (5, 1), (4, None)):
+        fig, ax = plt.subplots()
+        plotting.draw_bptt(ax, steps, window)
+        arrows = [a for a in ax.texts if a.get_text() == "" and a.arrow_patch.get_linewidth() == 1.6]
+        grey = [a for a in arrows if a.arrow_patch.get_edgecolor()[:3] == matplotlib.colors.to_rgb(
+            plotting.color("baseline"))]
+        assert len(arrows) == steps - 1
+        assert len(grey) == (0 if window is None else steps - 1 - window)
+        plt.close(fig)
+    with pytest.raises(ValueError, match="window: expected None or an int in 1 … 5, got 6"):
+        plotting.draw_bptt(plt.gca(), 6, 6)
+    with pytest.raises(ValueError, match="steps: expected an int >= 2"):
+        plotting.draw_bptt(plt.gca(), 1)

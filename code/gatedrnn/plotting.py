@@ -88,3 +88,137 @@ def running_mean(values, window: int = 50):
     if values.dim() != 1 or not 1 <= window <= values.numel():
         raise ValueError(f"values: expected a 1-D tensor of at least window={window} entries, got {tuple(values.shape)}")
     return values.unfold(0, window, 1).mean(dim=1)
+
+
+_BOX = {"boxstyle": "round,pad=0.3", "facecolor": "white", "linewidth": 1.4}
+
+
+def _arrow(ax, start, end, color: str = "black", width: float = 1.2, style: str = "-", shrink: float = 2,
+           bend: float = 0.0) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={
+        "arrowstyle": "-|>", "color": color, "linewidth": width, "linestyle": style, "shrinkA": shrink,
+        "shrinkB": shrink, "connectionstyle": f"arc3,rad={bend}"})
+
+
+def _line(ax, points, color: str = "black", width: float = 1.2) -> None:
+    xs, ys = zip(*points)
+    ax.plot(xs, ys, color=color, linewidth=width, solid_capstyle="round", zorder=1)
+
+
+def _node(ax, xy, text: str, edge: str = "black", size: int = 10, shape: str = "round,pad=0.3") -> None:
+    ax.text(*xy, text, ha="center", va="center", fontsize=size, zorder=3,
+            bbox=_BOX | {"edgecolor": edge, "boxstyle": shape})
+
+
+def _frame(ax, width: float, height: float) -> None:
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def draw_lstm_cell(ax) -> None:
+    """Draw one LSTM step (eqs. lstm-gates, lstm-cell, lstm-hidden): the carousel c_{t-1} → c_t along the top,
+    multiplied by the forget gate and added to by the input gate's share of the candidate, and the output gate
+    reading the squashed cell into h_t. Gates are boxes, elementwise operations circles."""
+    blue = PALETTE["LSTM"]
+    _frame(ax, 10, 6.2)
+    _line(ax, [(0.3, 5), (9.7, 5)], color=blue, width=3.5)  # the carousel
+    _arrow(ax, (9.2, 5), (9.8, 5), color=blue, width=3.5, shrink=0)
+    ax.text(0.2, 5.35, "$c_{t-1}$", fontsize=11)
+    ax.text(9.3, 5.35, "$c_t$", fontsize=11)
+    ax.text(3.75, 5.75, r"carousel: $\partial c_t / \partial c_{t-1} = \mathrm{diag}(f_t)$", color=blue,
+            ha="center", fontsize=9)
+    _line(ax, [(0.3, 1), (7.5, 1)])  # the bus carrying [h_{t-1}, x_t] to every gate
+    ax.text(0.2, 0.55, "$h_{t-1}$", fontsize=11)
+    _line(ax, [(1.2, 0.2), (1.2, 1)])
+    ax.text(1.35, 0.2, "$x_t$", fontsize=11)
+    gates = {"f": (2.5, r"$\sigma$", "forget $f_t$"), "i": (4.2, r"$\sigma$", "input $i_t$"),
+             "g": (5.8, r"$\tanh$", "candidate $g_t$"), "o": (7.5, r"$\sigma$", "output $o_t$")}
+    for x, symbol, name in gates.values():
+        _line(ax, [(x, 1), (x, 2.2)])
+        _node(ax, (x, 2.5), symbol, edge=blue, shape="square,pad=0.3")
+        ax.text(x + 0.12, 1.75, name, fontsize=8, ha="left" if x > 7 else "center", va="center",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    _node(ax, (2.5, 5), r"$\times$", shape="circle,pad=0.15")
+    _node(ax, (5.0, 5), "$+$", shape="circle,pad=0.15")
+    _node(ax, (5.0, 3.8), r"$\times$", shape="circle,pad=0.15")
+    _arrow(ax, (2.5, 2.85), (2.5, 4.7))
+    _arrow(ax, (4.2, 2.85), (4.8, 3.6))
+    _arrow(ax, (5.8, 2.85), (5.2, 3.6))
+    _arrow(ax, (5.0, 4.1), (5.0, 4.7))
+    _node(ax, (8.5, 4.1), r"$\tanh$", shape="round,pad=0.2")
+    _arrow(ax, (8.5, 5), (8.5, 4.4), shrink=0)
+    _node(ax, (8.5, 3.0), r"$\times$", shape="circle,pad=0.15")
+    _arrow(ax, (8.5, 3.8), (8.5, 3.3))
+    _arrow(ax, (7.5, 2.85), (8.25, 2.95))
+    _arrow(ax, (8.8, 3.0), (9.8, 3.0))
+    ax.text(9.3, 3.25, "$h_t$", fontsize=11)
+
+
+def draw_gru_cell(ax) -> None:
+    """Draw one GRU step in PyTorch's reset-after form (eqs. gru-gates, gru-candidate, gru-hidden): the state line
+    h_{t-1} → h_t along the top, an interpolation between the old state (weight z_t) and the candidate n_t (weight
+    1 - z_t); the reset gate scales the recurrent part of the candidate."""
+    green = PALETTE["GRU"]
+    _frame(ax, 10, 6.2)
+    _line(ax, [(0.3, 5), (9.7, 5)], color=green, width=3.5)
+    _arrow(ax, (9.2, 5), (9.8, 5), color=green, width=3.5, shrink=0)
+    ax.text(0.2, 5.35, "$h_{t-1}$", fontsize=11)
+    ax.text(9.3, 5.35, "$h_t$", fontsize=11)
+    ax.text(5.0, 5.75, r"$h_t = z_t \odot h_{t-1} + (1 - z_t) \odot n_t$", color=green, ha="center", fontsize=9)
+    _line(ax, [(0.8, 5), (0.8, 1), (6.4, 1)])  # h_{t-1} also feeds every gate
+    _line(ax, [(1.5, 0.2), (1.5, 1)])
+    ax.text(1.65, 0.2, "$x_t$", fontsize=11)
+    gates = {"z": (2.4, r"$\sigma$", "update $z_t$"), "r": (4.2, r"$\sigma$", "reset $r_t$"),
+             "n": (6.4, r"$\tanh$", "candidate $n_t$")}
+    for x, symbol, name in gates.values():
+        _line(ax, [(x, 1), (x, 2.2)])
+        _node(ax, (x, 2.5), symbol, edge=green, shape="square,pad=0.3")
+        ax.text(x + 0.12, 1.75, name, fontsize=8, ha="center", va="center",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    _arrow(ax, (4.5, 2.5), (6.0, 2.5))  # reset-after: r scales the candidate's recurrent term
+    ax.text(5.25, 2.95, r"$r_t \odot (W_{hn} h_{t-1} + b_{hn})$", fontsize=7, ha="center")
+    _node(ax, (2.4, 5), r"$\times$", shape="circle,pad=0.15")
+    _arrow(ax, (2.4, 2.85), (2.4, 4.7))
+    _node(ax, (4.6, 3.9), r"$1-$", shape="round,pad=0.15", size=8)
+    _arrow(ax, (2.65, 2.85), (4.35, 3.8))
+    _node(ax, (6.4, 4.0), r"$\times$", shape="circle,pad=0.15")
+    _arrow(ax, (4.9, 3.92), (6.15, 4.0))
+    _arrow(ax, (6.4, 2.85), (6.4, 3.7))
+    _node(ax, (7.4, 5), "$+$", shape="circle,pad=0.15")
+    _arrow(ax, (6.6, 4.2), (7.2, 4.8))
+
+
+def draw_bptt(ax, steps: int = 6, window: int | None = 3) -> None:
+    """Draw backpropagation through time for a loss on the last step: the forward chain h_1 → … → h_T above, and
+    below it the gradient travelling back, one factor ∂h_{t+1}/∂h_t per step (eq. bptt-sum). With a truncation
+    ``window`` k, the backward steps beyond k from the loss are drawn dotted and grey: the terms truncation drops."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps: expected an int >= 2, got {steps!r}")
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or not 1 <= window < steps):
+        raise ValueError(f"window: expected None or an int in 1 … {steps - 1}, got {window!r}")
+    red, grey = PALETTE["RNN"], PALETTE["baseline"]
+    ax.set_xlim(0.3, steps + 0.9)
+    ax.set_ylim(-0.9, 2.3)
+    ax.set_axis_off()
+    T = "T" if steps > 4 else str(steps)
+    labels = [f"$h_{t}$" for t in range(1, steps)] + [f"$h_{T}$"]
+    for t, label in enumerate(labels, start=1):
+        _node(ax, (t, 1), label, edge=red)
+        if t < steps:
+            _arrow(ax, (t + 0.25, 1.05), (t + 0.75, 1.05), shrink=0)
+    _node(ax, (steps, 2), "$L$")
+    _arrow(ax, (steps, 1.3), (steps, 1.7), shrink=0)
+    for t in range(steps - 1, 0, -1):
+        dropped = window is not None and steps - t > window
+        colour, style = (grey, ":") if dropped else (red, "-")
+        _arrow(ax, (t + 0.8, 0.55), (t + 0.2, 0.55), color=colour, style=style, width=1.6, shrink=0)
+        later = T if t + 1 == steps else t + 1
+        ax.text(t + 0.5, 0.15, rf"$\frac{{\partial h_{{{later}}}}}{{\partial h_{{{t}}}}}$", ha="center",
+                va="center", fontsize=11, color=colour)
+    if window is not None:
+        edge = steps - window  # under h_{T-k}: the k backward steps to its right are kept
+        ax.plot([edge, edge], [-0.75, 0.75], color=grey, linestyle="--", linewidth=1)
+        ax.text(edge - 0.1, -0.6, f"dropped by truncation (k = {window})", ha="right", fontsize=8, color=grey)
+        ax.text(edge + 0.1, -0.6, "kept", ha="left", fontsize=8, color=red)
