@@ -3,18 +3,20 @@
 Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each model), :mod:`~gatedrnn.layers`
 (unrolling over time and stacking), :mod:`~gatedrnn.gradients` (measuring ‖∂L/∂h_t‖), :mod:`~gatedrnn.runtime`
 (device, profile, seeds), :mod:`~gatedrnn.bptt` (backpropagation through time by hand),
-:mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem, the copy task, sequential digits),
-:mod:`~gatedrnn.models` (a module with a readout), :mod:`~gatedrnn.clipping` and :mod:`~gatedrnn.training` (the
-training loop), :mod:`~gatedrnn.experiments` (one experiment over many seeds), :mod:`~gatedrnn.text` (characters as
-data), :mod:`~gatedrnn.forecasting` (the sunspot series and naive forecasts), :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates`
-(recording gate values), :mod:`~gatedrnn.gru_conventions` (the GRU as three papers write it), :mod:`~gatedrnn.cost`
-(parameters, FLOPs, time), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``), :mod:`~gatedrnn.plotting` (one
-palette), :mod:`~gatedrnn.book` (computed values handed to the prose) and :mod:`~gatedrnn.validation` (argument
-checks).
+:mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem,
+the copy task, sequential digits), :mod:`~gatedrnn.models` (a module with a readout), :mod:`~gatedrnn.clipping` and
+:mod:`~gatedrnn.training` (the training loop), :mod:`~gatedrnn.experiments` (one experiment over many seeds),
+:mod:`~gatedrnn.benchmarks` (chapter 9's tasks as experiments), :mod:`~gatedrnn.text` (characters as data),
+:mod:`~gatedrnn.forecasting` (the sunspot series, naive forecasts and a linear autoregression),
+:mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates` (recording gate values),
+:mod:`~gatedrnn.gru_conventions` (the GRU as three papers write it), :mod:`~gatedrnn.cost` (parameters, FLOPs,
+time), :mod:`~gatedrnn.reference` (side-by-side runs with ``torch.nn``), :mod:`~gatedrnn.plotting` (one palette and
+the book's diagrams), :mod:`~gatedrnn.book` (computed values handed to the prose) and :mod:`~gatedrnn.validation`
+(argument checks).
 """
 
-from gatedrnn import (bptt, clipping, cost, experiments, forecasting, gates, gru_conventions, initialisation, jacobians,
-                      models, tasks, text, training)
+from gatedrnn import (benchmarks, bptt, clipping, cost, experiments, forecasting, gates, gru_conventions,
+                      initialisation, jacobians, models, tasks, text, training)
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_gates, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time, last_step_profile
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled

@@ -42,7 +42,7 @@ class Benchmark:
 def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
            device: torch.device | str | None = None) -> Benchmark:
     """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
-    ``test_size`` held-out sequences (:data:`tasks.ADDING_BASELINE_MSE` without memory)."""
+    ``test_size`` held-out sequences (``tasks.ADDING_BASELINE_MSE`` without memory)."""
     T = check_size("sequence_length", sequence_length, minimum=2)
     test = tasks.adding_problem(T, check_size("test_size", test_size),
                                 generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device)
@@ -57,7 +57,7 @@ def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
 def copy(delay: int, batch_size: int, *, test_size: int = 500,
          device: torch.device | str | None = None) -> Benchmark:
     """The copy task at delay T: one-hot symbols in, an :class:`~gatedrnn.models.EveryStep` readout, cross-entropy
-    per step, scored on ``test_size`` held-out sequences (:func:`tasks.copy_baseline` without memory)."""
+    per step, scored on ``test_size`` held-out sequences (:func:`~gatedrnn.tasks.copy_baseline` without memory)."""
     T = check_size("delay", delay)
     check_size("batch_size", batch_size)
     test = tasks.copy_task(check_size("test_size", test_size), T,
@@ -95,7 +95,7 @@ def digits(by: str, batch_size: int, *, device: torch.device | str | None = None
 def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: TrainingConfig, seeds: Iterable[int],
         label: str = "") -> list[SeedRun]:
     """Train ``benchmark`` from every seed: ``recurrent(input_size)`` builds a fresh recurrent layer after the seed is
-    set (so the seed picks its initial weights), :attr:`Benchmark.make` adds the readout and the seed's batches, and
+    set (so the seed picks its initial weights), ``Benchmark.make`` adds the readout and the seed's batches, and
     :func:`~gatedrnn.experiments.run_seeds` trains and scores."""
     if not isinstance(benchmark, Benchmark):
         raise TypeError(f"benchmark: expected a benchmarks.Benchmark, got {type(benchmark).__name__}")

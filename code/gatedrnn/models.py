@@ -29,7 +29,7 @@ def fused(
     device: torch.device | str | None = None,
 ) -> nn.RNNBase:
     """PyTorch's fused one-layer, time-first ``torch.nn.RNN``, ``LSTM`` or ``GRU``, as the experiments of Part III use
-    it. ``mode`` is one of :data:`MODES`: ``"RNN"``, ``"LSTM"`` and ``"GRU"`` keep PyTorch's initialisation, except
+    it. ``mode`` is one of ``MODES``: ``"RNN"``, ``"LSTM"`` and ``"GRU"`` keep PyTorch's initialisation, except
     that an LSTM's forget bias starts at ``forget_bias`` (:func:`~gatedrnn.initialisation.forget_gate_bias_`; 1 by
     default, the LSTM chapter's recommendation); ``"orthogonal RNN"`` is the tanh network with an orthogonal W_hh
     (:func:`~gatedrnn.initialisation.orthogonal_recurrent_`) and ``"IRNN"`` the ReLU network with W_hh = I

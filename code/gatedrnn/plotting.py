@@ -18,7 +18,7 @@ PALETTE = {
 
 
 def color(model: str) -> str:
-    """The book's colour for ``model`` (one of :data:`PALETTE`: ``'RNN'``, ``'orthogonal RNN'``, ``'IRNN'``,
+    """The book's colour for ``model`` (one of ``PALETTE``: ``'RNN'``, ``'orthogonal RNN'``, ``'IRNN'``,
     ``'LSTM'``, ``'GRU'`` or ``'baseline'``)."""
     if model not in PALETTE:
         raise ValueError(f"model: expected one of {tuple(PALETTE)}, got {model!r}")
