@@ -39,6 +39,11 @@ class Benchmark:
     higher_is_better: bool = False
 
 
+def _without_grad(score: Callable[[nn.Module], float]) -> Callable[[nn.Module], float]:
+    """``score``, evaluated without building a graph (it is called on held-out data only)."""
+    return torch.no_grad()(score)
+
+
 def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
            device: torch.device | str | None = None) -> Benchmark:
     """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
@@ -51,7 +56,7 @@ def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
         return models.LastStep(rnn, 1), tasks.adding_batches(T, batch_size, seed, device=device)
 
     return Benchmark(f"adding T = {T}", 2, make, tasks.adding_loss,
-                     lambda net: float(tasks.adding_loss(net(test[0]), test[1])))
+                     _without_grad(lambda net: float(tasks.adding_loss(net(test[0]), test[1]))))
 
 
 def copy(delay: int, batch_size: int, *, test_size: int = 500,
@@ -69,7 +74,7 @@ def copy(delay: int, batch_size: int, *, test_size: int = 500,
                 lambda step: tasks.copy_task(batch_size, T, generator=generator, device=device))
 
     return Benchmark(f"copy T = {T}", tasks.COPY_CLASSES, make, models.sequence_cross_entropy,
-                     lambda net: float(models.sequence_cross_entropy(net(test[0]), test[1])))
+                     _without_grad(lambda net: float(models.sequence_cross_entropy(net(test[0]), test[1]))))
 
 
 def digits(by: str, batch_size: int, *, device: torch.device | str | None = None) -> Benchmark:
@@ -89,7 +94,8 @@ def digits(by: str, batch_size: int, *, device: torch.device | str | None = None
         return models.LastStep(rnn, 10), batches
 
     return Benchmark(f"digits by {by}", x.shape[-1], make, F.cross_entropy,
-                     lambda net: float((net(x_test).argmax(-1) == y_test).double().mean()), higher_is_better=True)
+                     _without_grad(lambda net: float((net(x_test).argmax(-1) == y_test).double().mean())),
+                     higher_is_better=True)
 
 
 def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: TrainingConfig, seeds: Iterable[int],
