@@ -8,18 +8,97 @@ For each ``assignments/<name>/<name>.md`` (an otter-grader master notebook in ju
 - ``solution/<name>.ipynb``: the reference solution, for instructors.
 
 ``otter assign`` runs the reference solution against all of its tests, public and hidden, and fails if one fails.
+
+Every autograder zip carries its grading environment: the package's wheel (``files/gatedrnn-<version>-...whl``)
+and, in its ``environment.yml``, the pinned requirements (from ``requirements.lock``) with that wheel, so that
+Gradescope or ``otter grade`` in Docker can build it from the zip alone. The settings are added to each master's
+ASSIGNMENT CONFIG here, from their one source, rather than written into the masters.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "assignments"
 OUTPUT = ROOT / "_build" / "assignments"
+sys.path.insert(0, str(ROOT / "tools"))
+import publish  # noqa: E402  (the wheel's name and how it is built)
+
+# What grading a submission needs, pinned as requirements.lock pins it: otter (without its Google plugins) and the
+# package's own dependencies; the package itself comes as the wheel inside the zip.
+GRADING_PACKAGES = ("otter-grader", "torch", "numpy", "matplotlib", "tqdm")
+# The Python of the grading environment: the version `make test` builds and checks it with.
+GRADING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Where Gradescope and otter's Docker image unpack the autograder zip.
+AUTOGRADER_SOURCE = "/autograder/source"
+
+
+def pinned(packages: tuple[str, ...] = GRADING_PACKAGES) -> list[str]:
+    """``name==version`` of each package, from requirements.lock (otter with its grading extra)."""
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = []
+    for package in packages:
+        found = re.search(rf"^{re.escape(package)}==(\S+)", lock, flags=re.M)
+        if found is None:
+            raise ValueError(f"requirements.lock: no pin for {package}")
+        name = "otter-grader[grading]" if package == "otter-grader" else package
+        pins.append(f"{name}=={found[1]}")
+    return pins
+
+
+def grading_config(wheel: str) -> dict:
+    """The ASSIGNMENT CONFIG settings that make the autograder zip carry its environment. Otter's own first cell
+    (``import otter``) is replaced by :func:`first_cells`, which installs otter first where it is missing."""
+    return {"requirements": [*pinned(), f"{AUTOGRADER_SOURCE}/files/{wheel}"], "overwrite_requirements": True,
+            "autograder_files": [wheel], "python_version": GRADING_PYTHON, "init_cell": False}
+
+
+def first_cells(name: str) -> list[dict]:
+    """The two cells every assignment starts with. The first installs otter-grader and the book's package where
+    either is missing (Colab, Binder, a laptop), exactly as the chapters' first cell installs the package, and on
+    Colab saves the notebook to disk, because otter reads the public tests from the notebook's file and Colab keeps
+    none. The second starts otter, as its own init cell would."""
+    otter_pin = next(pin for pin in pinned() if pin.startswith("otter-grader")).replace("[grading]", "")
+    install = f"""# On Colab, on Binder or on your own computer this installs what the assignment needs; where both are
+# installed already (the book's environment, the grading server) it does nothing.
+import importlib.util, json, os, sys
+_wheel = os.environ.get("GATEDRNN_WHEEL", "{publish.WHEEL_URL}")
+if importlib.util.find_spec("otter") is None or importlib.util.find_spec("gatedrnn") is None:
+    %pip install --quiet "{otter_pin}" "gatedrnn @ {{_wheel}}"
+if "google.colab" in sys.modules and not os.path.exists("{name}.ipynb"):
+    from google.colab import _message
+    with open("{name}.ipynb", "w") as _file:
+        json.dump(_message.blocking_request("get_ipynb")["ipynb"], _file)"""
+    start = f'# Initialize Otter\nimport otter\ngrader = otter.Notebook("{name}.ipynb")'
+    locked = {"editable": False, "deletable": False}
+    return [{"cell_type": "code", "execution_count": None, "metadata": dict(locked), "outputs": [], "source": source}
+            for source in (install, start)]
+
+
+def with_grading_environment(notebook: Path, wheel: str) -> None:
+    """Add :func:`grading_config` to the ASSIGNMENT CONFIG cell of ``notebook`` (a master converted to .ipynb) and
+    :func:`first_cells` after it."""
+    nb = json.loads(notebook.read_text())
+    (cell,) = [c for c in nb["cells"] if c["cell_type"] == "raw" and "".join(c["source"]).startswith(
+        "# ASSIGNMENT CONFIG")]
+    header, _, body = "".join(cell["source"]).partition("\n")
+    config = yaml.safe_load(body) or {}
+    added = grading_config(wheel)
+    if set(config) & set(added):
+        raise ValueError(f"{notebook.name}: the ASSIGNMENT CONFIG sets {sorted(set(config) & set(added))}, which "
+                         "assignments/build.py sets for every assignment")
+    cell["source"] = header + "\n" + yaml.safe_dump({**config, **added}, sort_keys=False)
+    after = nb["cells"].index(cell) + 1
+    nb["cells"][after:after] = first_cells(notebook.stem)
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
 
 
 def masters() -> list[Path]:
@@ -39,7 +118,9 @@ def build(master: Path) -> Path:
     notebook = out / "master" / f"{name}.ipynb"
     bin_dir = Path(sys.executable).parent
     subprocess.run([bin_dir / "jupytext", "--quiet", "--to", "ipynb", master, "-o", notebook], check=True)
-    subprocess.run([bin_dir / "otter", "assign", notebook, out / "dist"], check=True, cwd=master.parent)
+    wheel = publish.build_wheel(out / "master")
+    with_grading_environment(notebook, wheel.name)
+    subprocess.run([bin_dir / "otter", "assign", notebook.name, out / "dist"], check=True, cwd=out / "master")
     (zip_file,) = (out / "dist" / "autograder").glob(f"{name}-autograder_*.zip")
     shutil.copy(zip_file, out / f"{name}-autograder.zip")
     shutil.copytree(out / "dist" / "student", out / "student")

@@ -6,13 +6,17 @@ autograders with ``otter run`` (through ``assignments/grade.py``) and scans the 
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / "_build" / "assignments"
@@ -21,7 +25,9 @@ NAMES = sorted(p.name for p in (ROOT / "assignments").iterdir() if (p / f"{p.nam
 TIMEOUT_S = 300
 
 sys.path.insert(0, str(ROOT / "assignments"))
+sys.path.insert(0, str(ROOT / "tools"))
 import grade  # noqa: E402
+import publish  # noqa: E402
 
 
 def built(name: str, kind: str) -> Path:
@@ -87,12 +93,46 @@ def notebook_text(path: Path) -> str:
     return "\n".join(cell.source for cell in nb.cells) + json.dumps(nb.metadata, ensure_ascii=False)
 
 
+def environment_of(autograder: Path) -> dict:
+    """The conda environment an autograder zip asks for (its environment.yml)."""
+    with zipfile.ZipFile(autograder) as archive:
+        return yaml.safe_load(archive.read("environment.yml"))
+
+
+@pytest.fixture(scope="module")
+def zip_python(tmp_path_factory) -> str:
+    """A Python environment built from nothing but an autograder zip, the way its setup describes: unpacked where
+    Gradescope and otter's Docker image unpack it, then the Python version and pip requirements of its
+    environment.yml, in a fresh virtual environment (conda and Docker are not on the CI machine; the paths under
+    /autograder/source are mapped to the unpacked copy)."""
+    root = tmp_path_factory.mktemp("gradescope")
+    environments = {name: environment_of(built(name, "autograder")) for name in NAMES}
+    first = environments[NAMES[0]]
+    assert all(env == first for env in environments.values()), "the assignments ask for different environments"
+    (conda_part, _, _, pip_part) = first["dependencies"]
+    assert conda_part == f"python={sys.version_info.major}.{sys.version_info.minor}", conda_part
+    source = root / "autograder" / "source"
+    zipfile.ZipFile(built(NAMES[0], "autograder")).extractall(source)
+    requirements = [line.replace("/autograder/source", str(source)) for line in pip_part["pip"]]
+    venv = root / "otter-env"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", *requirements], check=True)
+    where = subprocess.run([python, "-c", "import gatedrnn, otter, torch; print(gatedrnn.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=root).stdout
+    assert where.startswith(str(venv)), f"gatedrnn came from {where}, not from the zip's wheel"
+    return python
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_reference_solution_gets_full_marks_and_blank_gets_zero(name):
+def test_the_zip_alone_grades_the_solution_to_full_marks_and_the_blank_to_zero(name, zip_python):
     autograder = built(name, "autograder")
     points = grade.questions(autograder)
     assert len(points) >= 3, f"{name}: expected at least three graded questions, got {points}"
-    solution, blank = grade.grade_all(autograder, [built(name, "solution"), built(name, "student")], TIMEOUT_S)
+    with zipfile.ZipFile(autograder) as archive:
+        assert f"files/{publish.WHEEL}" in archive.namelist()
+    solution, blank = grade.grade_all(autograder, [built(name, "solution"), built(name, "student")], TIMEOUT_S,
+                                      workers=2, python=zip_python)
     assert solution.status == "graded" and solution.scores == points, solution
     assert blank.status == "graded" and set(blank.scores.values()) == {0.0}, blank
 
@@ -157,10 +197,11 @@ def test_student_book_has_no_exercise_solutions():
     assert not leaks, f"{len(leaks)} solution lines in the student book, first {leaks[:3]}"
 
 
-def blank_with_cell(name: str, source: str, where: Path) -> Path:
-    """The blank student notebook of ``name`` with one extra code cell after the first, saved as ``where``."""
+def blank_with_cell(name: str, source: str, where: Path, at_end: bool = False) -> Path:
+    """The blank student notebook of ``name`` with one extra code cell after the first (or at the end, where its
+    definitions replace the template's), saved as ``where``."""
     nb = nbformat.read(built(name, "student"), as_version=4)
-    nb.cells.insert(1, nbformat.v4.new_code_cell(source))
+    nb.cells.insert(len(nb.cells) if at_end else 1, nbformat.v4.new_code_cell(source))
     nbformat.write(nb, where)
     return where
 
@@ -191,6 +232,95 @@ def test_a_submission_cannot_change_another_grade(tmp_path):
     solution.write_bytes(built(name, "solution").read_bytes())
     vandal = blank_with_cell(name, f"open({str(out)!r}, 'w').write('all zero')", tmp_path / f"{name}.ipynb")
     assert grade.main([str(built(name, "autograder")), str(vandal), str(solution), "--out", str(out)]) == 0
-    rows = out.read_text().splitlines()
-    assert rows[1].startswith(str(vandal)) and ",0.0,10.0,graded," in rows[1], rows
-    assert rows[2].startswith(str(solution)) and ",10.0,10.0,graded," in rows[2], rows
+    rows = {row["submission"]: row for row in csv.DictReader(out.read_text().splitlines())}
+    assert (rows[str(vandal)]["total"], rows[str(vandal)]["status"]) == ("0.0", "graded"), rows
+    assert (rows[str(solution)]["total"], rows[str(solution)]["status"]) == ("10.0", "graded"), rows
+
+
+HOSTILE = {
+    # forks children that would sleep for ten minutes; none may outlive the grading
+    "fork": "import os\nfor _ in range(40):\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '600.4242'])",
+    # asks for more memory than the limit allows
+    "memory": "hog = bytearray(64 * 2**30)",
+    # reads a hidden test from the autograder and tries to smuggle it out through a public test's message
+    "smuggle": ("import glob, os, zipfile\nsecret = ''\nroot = os.environ.get('TMPDIR', '/tmp')\n"
+                "for path in glob.glob(root + '/**/tests/rnn_forward.py', recursive=True):\n"
+                "    secret += open(path).read()\n"
+                "for path in glob.glob(root + '/**/*.zip', recursive=True):\n    try:\n"
+                "        secret += zipfile.ZipFile(path).read('tests/rnn_forward.py').decode()\n"
+                "    except Exception:\n        pass\n"
+                "def rnn_forward(*args):\n    raise ValueError(secret)"),
+}
+
+
+def test_hostile_submissions_score_zero_in_parallel_and_harm_no_one(tmp_path):
+    name = "rnn-bptt"
+    other = tmp_path / f"s9_{name}.ipynb"
+    other.write_bytes(built(name, "solution").read_bytes())
+    submissions = [blank_with_cell(name, source, tmp_path / f"{label}_{name}.ipynb", at_end=label == "smuggle")
+                   for label, source in HOSTILE.items()]
+    # overwrites a classmate's submission with a blank notebook before that one is graded
+    submissions.insert(0, blank_with_cell(
+        name, f"open({str(other)!r}, 'wb').write(open({str(tmp_path / f'fork_{name}.ipynb')!r}, 'rb').read())",
+        tmp_path / f"vandal_{name}.ipynb"))
+    (tmp_path / "corrupt.ipynb").write_bytes(built(name, "solution").read_bytes()[:500])
+    (tmp_path / "text.ipynb").write_text("these are my answers")
+    submissions += [tmp_path / "corrupt.ipynb", tmp_path / "text.ipynb", other]
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
+    assert grade.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
+                       "--timeout", str(TIMEOUT_S), "--memory", "6", "--feedback", str(feedback)]) == 0
+    rows = {Path(row["submission"]).name: row for row in csv.DictReader(out.read_text().splitlines())}
+    assert rows[other.name]["total"] == "10.0", rows[other.name]
+    for submission in submissions[:-1]:
+        assert rows[submission.name]["total"] == "0.0", rows[submission.name]
+    assert {rows[f"{n}.ipynb"]["status"] for n in ("corrupt", "text")} == {"error"}
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 600.4242"], capture_output=True, text=True).stdout
+    assert not leftovers.strip(), f"processes outlived their grading: {leftovers}"
+    smuggler = (feedback / f"smuggle_{name}.md").read_text()
+    hidden = secrets(name)["hidden test"] | grade.hidden_lines(built(name, "autograder"))
+    # the hidden test did reach the public test's message, and was removed line by line
+    assert "[line of a hidden test removed]" in smuggler and not [line for line in hidden if line in smuggler]
+
+
+def test_feedback_lists_every_test_and_hides_hidden_tests(tmp_path):
+    name = NAMES[0]
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
+    blank = tmp_path / f"s1_{name}.ipynb"
+    blank.write_bytes(built(name, "student").read_bytes())
+    assert grade.main([str(built(name, "autograder")), str(blank), "--out", str(out),
+                       "--feedback", str(feedback)]) == 0
+    text = (feedback / f"s1_{name}.md").read_text()
+    (row,) = csv.DictReader(out.read_text().splitlines())
+    assert row["feedback"] == f"feedback/s1_{name}.md"
+    for question in grade.questions(built(name, "autograder")):
+        assert f"## {question}: 0 of" in text
+    assert "public test 1" in text and "hidden test" in text and "failed" in text
+    assert not [line for line in secrets(name)["hidden test"] if line in text]
+
+
+FAKE_COLAB = """
+import sys, types
+message = types.ModuleType("google.colab._message")
+message.blocking_request = lambda request: {"ipynb": {"cells": [], "metadata": {"saved": request},
+                                                      "nbformat": 4, "nbformat_minor": 5}}
+colab = types.ModuleType("google.colab")
+colab._message = message
+sys.modules.update({"google": types.ModuleType("google"), "google.colab": colab, "google.colab._message": message})
+from IPython.core.interactiveshell import InteractiveShell
+result = InteractiveShell.instance().run_cell(open("install.py").read())
+assert result.success, result
+"""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_student_notebooks_install_what_they_need_and_save_themselves_on_colab(name, tmp_path):
+    nb = nbformat.read(built(name, "student"), as_version=4)
+    install, start = nb.cells[0], nb.cells[1]
+    assert "otter-grader==7.0.0" in install.source and publish.WHEEL_URL in install.source
+    assert start.source.endswith(f'grader = otter.Notebook("{name}.ipynb")')
+    assert not install.metadata["editable"] and not start.metadata["editable"]
+    # Where everything is installed, the cell installs nothing; on (a stand-in for) Colab it saves the notebook,
+    # which otter then opens to find the public tests.
+    (tmp_path / "install.py").write_text(install.source)
+    subprocess.run([sys.executable, "-c", FAKE_COLAB], cwd=tmp_path, check=True, timeout=120)
+    assert json.loads((tmp_path / f"{name}.ipynb").read_text())["metadata"] == {"saved": "get_ipynb"}

@@ -1,0 +1,125 @@
+"""assignments/grade.py without otter: roster matching, submission times, late penalties, feedback and the
+redaction of hidden tests, checked on synthetic grades (tests/grading runs the real autograders)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assignments"))
+import grade  # noqa: E402
+
+TEST_FILE = '''from otter.test_files import test_case
+OK_FORMAT = False
+name = "q1"
+points = 4
+
+@test_case(points=None, hidden=False)
+def test_public(f):
+    assert f(1) == 2, "f(1) should be 2"
+
+@test_case(points=None, hidden=True)
+def test_hidden(f):
+    assert f(10) == 20, "secret expectation for ten"
+'''
+
+
+def autograder(tmp_path: Path) -> Path:
+    path = tmp_path / "hw-autograder.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("tests/q1.py", TEST_FILE)
+    return path
+
+
+def test_hidden_lines_are_the_hidden_cases_code_only(tmp_path):
+    secret = grade.hidden_lines(autograder(tmp_path))
+    assert 'assert f(10) == 20, "secret expectation for ten"' in secret
+    assert 'assert f(1) == 2, "f(1) should be 2"' not in secret
+    assert grade.questions(autograder(tmp_path)) == {"q1": 4.0}
+
+
+def synthetic(label: str, score: float, message: str = "AssertionError: f(1) should be 2") -> grade.Grade:
+    cases = [{"hidden": False, "points": 2.0, "passed": score >= 2, "message": "" if score >= 2 else message},
+             {"hidden": True, "points": 2.0, "passed": score >= 4, "message": ""}]
+    return grade.Grade(label, {"q1": score}, "graded", 1.0, cases={"q1": cases})
+
+
+def test_feedback_shows_public_messages_and_hides_hidden_code():
+    smuggled = 'Traceback\nassert f(10) == 20, "secret expectation for ten"\nValueError: nope'
+    row = grade.Row("s1", "Ada", synthetic("s1_hw.ipynb", 0.0, smuggled))
+    text = grade.feedback_text(row, {"q1": 4.0}, "hw", {'assert f(10) == 20, "secret expectation for ten"'})
+    assert "public test 1 (2 points): failed" in text and "hidden test 2 (2 points): failed" in text
+    assert "ValueError: nope" in text and "secret expectation" not in text
+    assert "[line of a hidden test removed]" in text and "**Total: 0 of 4**" in text
+
+
+def test_late_penalty_counts_started_days_up_to_the_cap():
+    deadline = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert grade.late_penalty(deadline, deadline, 10, 30) == (0, 0.0)
+    assert grade.late_penalty(deadline + timedelta(minutes=1), deadline, 10, 30) == (1, 10.0)
+    assert grade.late_penalty(deadline + timedelta(days=1, hours=1), deadline, 10, 30) == (2, 20.0)
+    assert grade.late_penalty(deadline + timedelta(days=9), deadline, 10, 30) == (9, 30.0)
+    assert grade.late_penalty(deadline + timedelta(days=9), None, 10, 30) == (0, 0.0)
+
+
+def test_owners_are_whole_tokens_of_the_file_name():
+    roster = {"s1": "", "s12": "", "12345": ""}
+    assert grade.owners(Path("s12_hw.ipynb"), roster) == ["s12"]
+    assert grade.owners(Path("smith_12345_678_hw.ipynb"), roster) == ["12345"]
+    assert grade.owners(Path("hw-s1-s12.ipynb"), roster) == ["s1", "s12"]
+    assert grade.owners(Path("s123_hw.ipynb"), roster) == []
+
+
+def test_roster_deadlines_duplicates_and_missing_students(tmp_path, monkeypatch):
+    ag = autograder(tmp_path)
+    files = {name: tmp_path / name for name in
+             ("s1_hw.ipynb", "s1_hw_v2.ipynb", "s2_hw.ipynb", "stranger.ipynb", "s1_s2_hw.ipynb")}
+    for path in files.values():
+        path.write_text("{}")
+    (tmp_path / "roster.csv").write_text("student_id,name\ns1,Ada\ns2,Bob\ns3,Cy\n")
+    (tmp_path / "manifest.csv").write_text(
+        "file,submitted_at\ns1_hw.ipynb,2026-12-01T10:00:00+00:00\ns1_hw_v2.ipynb,2026-12-02T12:00:00+00:00\n"
+        "s2_hw.ipynb,2026-11-30T09:00:00+00:00\nstranger.ipynb,2026-11-30T09:00:00+00:00\n"
+        "s1_s2_hw.ipynb,2026-11-30T09:00:00+00:00\n")
+    graded = []
+
+    def fake_grade_all(autograder_path, submissions, timeout, **options):
+        graded.extend(s.name for s in submissions)
+        return [synthetic(str(s), 4.0 if "v2" in s.name or "s2_hw" == s.stem else 2.0) for s in submissions]
+
+    monkeypatch.setattr(grade, "grade_all", fake_grade_all)
+    out = tmp_path / "grades.csv"
+    assert grade.main([str(ag), *map(str, files.values()), "--out", str(out), "--roster", str(tmp_path / "roster.csv"),
+                       "--manifest", str(tmp_path / "manifest.csv"), "--deadline", "2026-12-01T00:00:00+00:00",
+                       "--late-per-day", "10", "--late-cap", "15", "--feedback", str(tmp_path / "fb")]) == 0
+    assert "s1_hw.ipynb" not in graded and len(graded) == 4  # the superseded file is not graded
+    rows = {(r["student_id"], Path(r["submission"]).name): r for r in csv.DictReader(out.read_text().splitlines())}
+    ada = rows["s1", "s1_hw_v2.ipynb"]
+    assert (ada["days_late"], ada["penalty_percent"], ada["raw_total"], ada["total"]) == ("2", "15.0", "4.0", "3.4")
+    assert "superseded: s1_hw.ipynb" in ada["note"] and ada["feedback"] == "fb/s1.md"
+    bob = rows["s2", "s2_hw.ipynb"]
+    assert (bob["days_late"], bob["total"], bob["status"]) == ("0", "4.0", "graded")
+    assert rows["s3", ""]["status"] == "missing" and rows["s3", ""]["total"] == "0.0"
+    assert "matches no student" in rows["", "stranger.ipynb"]["note"]
+    assert "matches several students (s1, s2)" in rows["", "s1_s2_hw.ipynb"]["note"]
+    assert (tmp_path / "fb" / "s1.md").read_text().startswith("# hw: feedback for Ada (s1)")
+
+
+def test_bad_roster_manifest_and_deadline_are_named(tmp_path):
+    bad = tmp_path / "roster.csv"
+    bad.write_text("id,name\n1,Ada\n")
+    with pytest.raises(ValueError, match="roster: expected a CSV with a student_id column"):
+        grade.read_roster(bad)
+    submission = tmp_path / "s1.ipynb"
+    submission.write_text("{}")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,submitted_at\ns1.ipynb,yesterday\n")
+    with pytest.raises(ValueError, match="manifest \\(s1.ipynb\\): expected an ISO 8601 time"):
+        grade.submission_times([submission], manifest)
+    with pytest.raises(ValueError, match="workers: expected an int >= 1, got 0"):
+        grade.grade_all(autograder(tmp_path), [submission], 10, workers=0)
