@@ -79,8 +79,8 @@ if "google.colab" in sys.modules and not os.path.exists("{name}.ipynb"):
         json.dump(_message.blocking_request("get_ipynb")["ipynb"], _file)"""
     start = f'# Initialize Otter\nimport otter\ngrader = otter.Notebook("{name}.ipynb")'
     locked = {"editable": False, "deletable": False}
-    return [{"cell_type": "code", "execution_count": None, "metadata": dict(locked), "outputs": [], "source": source}
-            for source in (install, start)]
+    return [{"cell_type": "code", "execution_count": None, "id": f"gatedrnn-{role}", "metadata": dict(locked),
+             "outputs": [], "source": source} for role, source in (("install", install), ("otter-init", start))]
 
 
 def with_grading_environment(notebook: Path, wheel: str) -> None:
