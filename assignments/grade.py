@@ -173,7 +173,28 @@ def _kill_tagged(tag: str) -> None:
 def grade_one(autograder: bytes, name: str, notebook: bytes, label: str, points: dict[str, float], *,
               timeout: float, memory_gib: float = DEFAULT_MEMORY_GIB, python: str = sys.executable) -> Grade:
     """Grade one submission (``notebook``, its bytes; ``name``, its file name) with the ``autograder`` zip's bytes,
-    in a fresh directory, with ``python`` (an interpreter with otter-grader and the assignment's requirements)."""
+    in a fresh directory, with ``python`` (an interpreter with otter-grader and the assignment's requirements).
+
+    A run whose Jupyter kernel fails to start is the grading machine's failure, not the submission's (no cell has
+    run yet): on a loaded machine the kernel may take longer to answer than Jupyter waits. Such a run is repeated
+    once, within the same time limit, and the repetition is noted in the grade's detail."""
+    first = _attempt(autograder, name, notebook, label, points, timeout, memory_gib, python)
+    remaining = timeout - first.seconds
+    if first.status == "error" and any(m in first.detail for m in KERNEL_START_FAILURES) and remaining > 0:
+        second = _attempt(autograder, name, notebook, label, points, remaining, memory_gib, python)
+        second.seconds += first.seconds
+        second.detail = ("the kernel did not start on the first try; graded on the second. " + second.detail).strip()
+        return second
+    return first
+
+
+# What Jupyter says when a kernel does not start or does not answer before any cell runs.
+KERNEL_START_FAILURES = ("Kernel didn't respond in", "Kernel died before replying to kernel_info")
+
+
+def _attempt(autograder: bytes, name: str, notebook: bytes, label: str, points: dict[str, float], timeout: float,
+             memory_gib: float, python: str) -> Grade:
+    """One grading run of :func:`grade_one`."""
     zero = dict.fromkeys(points, 0.0)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gatedrnn-grade-") as workdir:

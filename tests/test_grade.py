@@ -123,3 +123,22 @@ def test_bad_roster_manifest_and_deadline_are_named(tmp_path):
         grade.submission_times([submission], manifest)
     with pytest.raises(ValueError, match="workers: expected an int >= 1, got 0"):
         grade.grade_all(autograder(tmp_path), [submission], 10, workers=0)
+
+
+def test_a_kernel_that_does_not_start_is_retried_once_and_only_then(monkeypatch):
+    calls = []
+
+    def attempt(autograder, name, notebook, label, points, timeout, memory_gib, python):
+        calls.append(timeout)
+        if len(calls) == 1:
+            return grade.Grade(label, {"q1": 0.0}, "error", 61.0, "RuntimeError: Kernel didn't respond in 60 seconds")
+        return grade.Grade(label, {"q1": 4.0}, "graded", 9.0)
+
+    monkeypatch.setattr(grade, "_attempt", attempt)
+    result = grade.grade_one(b"", "s.ipynb", b"{}", "s.ipynb", {"q1": 4.0}, timeout=600)
+    assert (result.status, result.total, result.seconds, calls) == ("graded", 4.0, 70.0, [600, 539.0])
+    assert "did not start on the first try" in result.detail
+    calls.clear()
+    monkeypatch.setattr(grade, "_attempt", lambda *a: calls.append(1) or grade.Grade("s", {"q1": 0.0}, "error", 1.0,
+                                                                                    "NameError: x"))
+    assert grade.grade_one(b"", "s.ipynb", b"{}", "s", {"q1": 4.0}, timeout=600).status == "error" and calls == [1]
