@@ -180,8 +180,8 @@ class RecurrentBase(nn.Module):
         """Run one layer over ``inputs`` [T, N, ·] from ``state``; return every ``h_t`` and the last state."""
         u = F.linear(inputs, params.weight_ih, params.bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
         hidden = []
-        for t in range(inputs.shape[0]):
-            state = self._step(u[t], state, params)
+        for u_t in u.unbind(0):  # one backward node for all steps; u[t] would add a [T, N, G·H] zero gradient each
+            state = self._step(u_t, state, params)
             hidden.append(self._hidden(state))
         return hidden, state
 
