@@ -43,6 +43,34 @@ def test_last_step_works_over_torch_nn_and_gatedrnn_modules(make):
     torch.testing.assert_close(net(x), output[-1] @ net.readout.weight.T + net.readout.bias, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("make", [gatedrnn.MinGRU, gatedrnn.MinLSTM])
+def test_readouts_work_over_the_minimal_recurrences(make):
+    torch.manual_seed(0)
+    net = models.LastStep(make(3, 5, dtype=torch.float64), 2)
+    x = torch.randn(7, 4, 3, dtype=torch.float64)
+    states = minimal_states(net.rnn, x)
+    assert net.readout.in_features == 5
+    torch.testing.assert_close(net(x), states[-1] @ net.readout.weight.T + net.readout.bias, rtol=0, atol=1e-12)
+    symbols = models.EveryStep(make(6, 5, dtype=torch.float64), 6).to(torch.float64)
+    tokens = torch.randint(0, 6, (7, 4))
+    expected = minimal_states(symbols.rnn, F.one_hot(tokens, 6).double()) @ symbols.readout.weight.T
+    torch.testing.assert_close(symbols(tokens), expected + symbols.readout.bias, rtol=0, atol=1e-12)
+
+
+def minimal_states(rnn, x):
+    """Every state of a MinGRU or MinLSTM from its equations, one step after another, written out here."""
+    h, states = torch.zeros(x.shape[1], rnn.hidden_size, dtype=x.dtype), []
+    for x_t in x:
+        if isinstance(rnn, gatedrnn.MinGRU):
+            z = torch.sigmoid(rnn.linear_z(x_t))
+            h = (1 - z) * h + z * rnn.linear_h(x_t)
+        else:
+            f, i = torch.sigmoid(rnn.linear_f(x_t)), torch.sigmoid(rnn.linear_i(x_t))
+            h = f / (f + i) * h + i / (f + i) * rnn.linear_h(x_t)
+        states.append(h)
+    return torch.stack(states)
+
+
 def test_last_step_over_a_projected_lstm_reads_the_projection():
     net = models.LastStep(torch.nn.LSTM(3, 8, proj_size=2), 1)
     assert net.readout.in_features == 2

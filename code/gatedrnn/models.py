@@ -1,8 +1,9 @@
 """A recurrent module with a readout: the networks the book trains.
 
 The recurrent part is one of the package's layers (:class:`~gatedrnn.layers.RNN`, ``LSTM``, ``GRU``) or its
-``torch.nn`` namesake, whose fused kernels compute the same function faster (the comparison chapter); both
-are time-first, inputs [T, N, I].
+``torch.nn`` namesake, whose fused kernels compute the same function faster (the comparison chapter), or one of
+the minimal recurrences :class:`~gatedrnn.minimal.MinGRU` and ``MinLSTM`` (the speed chapter); all are time-first,
+inputs [T, N, I].
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from torch import Tensor, nn
 
 from gatedrnn.initialisation import forget_gate_bias_, identity_recurrent_, orthogonal_recurrent_
 from gatedrnn.layers import RecurrentBase
+from gatedrnn.minimal import MinGRU, MinLSTM
 from gatedrnn.validation import check_size
 
-Recurrent = RecurrentBase | nn.RNNBase
+Recurrent = RecurrentBase | nn.RNNBase | MinGRU | MinLSTM
 # The plain network at PyTorch's initialisation, with an orthogonal W_hh, and as an IRNN (chapter 5); the gated two.
 MODES = ("RNN", "orthogonal RNN", "IRNN", "LSTM", "GRU")
 
@@ -51,8 +53,9 @@ def fused(
 
 
 def _check_recurrent(rnn: object) -> Recurrent:
-    if not isinstance(rnn, (RecurrentBase, nn.RNNBase)):
-        raise TypeError(f"rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, got {type(rnn).__name__}")
+    if not isinstance(rnn, (RecurrentBase, nn.RNNBase, MinGRU, MinLSTM)):
+        raise TypeError(f"rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, or a gatedrnn MinGRU or MinLSTM, "
+                        f"got {type(rnn).__name__}")
     if rnn.batch_first:
         raise ValueError("rnn: expected batch_first=False (inputs [T, N, I]), got batch_first=True")
     return rnn
@@ -60,6 +63,8 @@ def _check_recurrent(rnn: object) -> Recurrent:
 
 def _readout(rnn: Recurrent, output_size: int) -> nn.Linear:
     p = next(rnn.parameters())
+    if isinstance(rnn, (MinGRU, MinLSTM)):  # one direction, no projection
+        return nn.Linear(rnn.hidden_size, check_size("output_size", output_size), device=p.device, dtype=p.dtype)
     features = (2 if rnn.bidirectional else 1) * (rnn.proj_size or rnn.hidden_size)
     return nn.Linear(features, check_size("output_size", output_size), device=p.device, dtype=p.dtype)
 

@@ -1,0 +1,100 @@
+"""How fast a recurrent network can run, and what its backward pass must keep (the speed chapter): how time grows
+with a size, how many bytes autograd saves for the backward pass, the same with gradient checkpointing, and how
+close a computation comes to the device's attainable rate of arithmetic.
+
+Wall times themselves are measured with :func:`gatedrnn.cost.fastest_seconds`; this module turns them into the
+chapter's quantities.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+from gatedrnn.validation import check_size
+
+
+def growth_exponent(sizes: Sequence[float], values: Sequence[float]) -> float:
+    """The exponent k of ``values ≈ C · sizes^k``: the least-squares slope of log value against log size (eq.
+    growth). k ≈ 1 is linear growth, k ≈ 2 quadratic, k ≈ 0 a fixed cost that the size does not touch."""
+    if len(sizes) != len(values) or len(sizes) < 2:
+        raise ValueError(f"sizes, values: expected two sequences of equal length >= 2, got {len(sizes)} and "
+                         f"{len(values)}")
+    if min(sizes) <= 0 or min(values) <= 0:
+        raise ValueError(f"sizes, values: expected positive numbers (they are logged), got {list(sizes)}, "
+                         f"{list(values)}")
+    x = [math.log(s) for s in sizes]
+    y = [math.log(v) for v in values]
+    x_bar, y_bar = sum(x) / len(x), sum(y) / len(y)
+    spread = sum((a - x_bar) ** 2 for a in x)
+    if spread == 0:
+        raise ValueError(f"sizes: expected at least two different sizes, got {list(sizes)}")
+    return sum((a - x_bar) * (b - y_bar) for a, b in zip(x, y)) / spread
+
+
+def saved_bytes(run: Callable[[], Tensor], exclude: Iterable[Tensor] = ()) -> int:
+    """The activation memory of a backward pass: bytes of the distinct storages that autograd saves while ``run()``
+    builds its graph, leaving out those of ``exclude`` (the parameters, which exist whether or not a graph does).
+    Returns the count; ``run``'s graph is freed afterwards."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable that builds a graph, got {type(run).__name__}")
+    skipped = {tensor.untyped_storage().data_ptr() for tensor in exclude}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in skipped:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        result = run()
+    del result
+    return sum(storages.values())
+
+
+def checkpointed(step_range: Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]],
+                 u: Tensor, state: tuple[Tensor, ...], segment: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Gradient checkpointing through time (Chen et al. 2016): ``step_range(u_seg, state)`` runs a stretch of
+    steps and returns ``(their outputs [S, ...], final state)``; here it runs on ``u`` [T, ...] one segment of
+    ``segment`` steps at a time, and only each segment's inputs and outputs stay in memory. The backward pass
+    recomputes a segment's internals when it reaches it: one more forward pass, for memory that grows as T / S
+    segments' boundaries plus one segment's internals instead of T steps' internals."""
+    segment = check_size("segment", segment)
+    outputs = []
+    for u_segment in u.split(segment):
+        output, *state = checkpoint(lambda v, *s: _flat(step_range(v, tuple(s))), u_segment, *state,
+                                    use_reentrant=False)
+        outputs.append(output)
+        state = tuple(state)
+    return torch.cat(outputs), state
+
+
+def _flat(result: tuple[Tensor, tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    output, state = result
+    return (output, *state)
+
+
+def attainable_flops(device: torch.device | str, *, size: int = 1024, dtype: torch.dtype = torch.float32,
+                     rounds: int = 5) -> float:
+    """The device's attainable rate of arithmetic, in floating-point operations per second: the best of ``rounds``
+    timings of one ``size``×``size`` by ``size``×``size`` matrix product (2 size³ operations), the most regular
+    work there is. A measured ceiling, not the vendor's peak; on a CPU it counts the threads torch uses."""
+    size, rounds = check_size("size", size), check_size("rounds", rounds)
+    device = torch.device(device)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a @ a  # warms the library up; not counted
+    times = []
+    for _ in range(rounds):
+        sync()
+        start = time.perf_counter()
+        a @ a
+        sync()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / min(times)

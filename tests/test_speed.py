@@ -1,0 +1,74 @@
+"""The speed chapter's measures: growth exponents, the bytes autograd saves, checkpointing, attainable FLOP/s."""
+
+import math
+
+import pytest
+import torch
+
+from gatedrnn import speed
+
+
+def test_growth_exponent_recovers_the_power_of_a_power_law():
+    sizes = [16, 32, 64, 128]
+    assert speed.growth_exponent(sizes, [3.0 * s**2 for s in sizes]) == pytest.approx(2.0, abs=1e-12)
+    assert speed.growth_exponent(sizes, [0.5 * s**0.5 for s in sizes]) == pytest.approx(0.5, abs=1e-12)
+    assert speed.growth_exponent(sizes, [7.0] * 4) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_growth_exponent_names_bad_arguments():
+    with pytest.raises(ValueError, match="sizes, values: expected two sequences of equal length >= 2, got 2 and 3"):
+        speed.growth_exponent([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="expected positive numbers"):
+        speed.growth_exponent([1, 2], [1, 0])
+    with pytest.raises(ValueError, match="sizes: expected at least two different sizes, got \\[4, 4\\]"):
+        speed.growth_exponent([4, 4], [1, 2])
+
+
+def test_saved_bytes_counts_what_the_operations_are_known_to_save():
+    a = torch.randn(100, dtype=torch.float32, requires_grad=True)
+    b = torch.randn(100, dtype=torch.float64, requires_grad=True)
+    # a product saves both factors; exp saves its result; sum saves nothing but shapes
+    assert speed.saved_bytes(lambda: (a * a).sum()) == 400  # one storage, saved twice, counted once
+    assert speed.saved_bytes(lambda: (a.double() * b).sum()) == 1600
+    assert speed.saved_bytes(lambda: (a.double() * b).exp().sum()) == 2400
+    assert speed.saved_bytes(lambda: (a.double() * b).sum(), exclude=[b]) == 800
+    with pytest.raises(TypeError, match="run: expected a callable that builds a graph, got int"):
+        speed.saved_bytes(3)
+
+
+def _tanh_steps(weight):
+    def step_range(u, state):
+        (h,) = state
+        states = []
+        for u_t in u.unbind(0):
+            h = torch.tanh(u_t + h @ weight.T)
+            states.append(h)
+        return torch.stack(states), (h,)
+    return step_range
+
+
+def test_checkpointed_gives_the_plain_values_and_gradients_and_saves_less():
+    torch.manual_seed(0)
+    weight = (0.5 * torch.randn(6, 6, dtype=torch.float64)).requires_grad_()
+    u = torch.randn(24, 3, 6, dtype=torch.float64, requires_grad=True)
+    h0 = torch.zeros(3, 6, dtype=torch.float64)
+    step_range = _tanh_steps(weight)
+    plain, (last,) = step_range(u, (h0,))
+    expected = torch.autograd.grad(plain.square().sum() + last.sum(), (weight, u))
+    for segment in (1, 5, 24, 100):
+        states, (final,) = speed.checkpointed(step_range, u, (h0,), segment)
+        torch.testing.assert_close(states, plain, rtol=0, atol=1e-14)
+        got = torch.autograd.grad(states.square().sum() + final.sum(), (weight, u))
+        for g, e in zip(got, expected):
+            torch.testing.assert_close(g, e, rtol=0, atol=1e-12)
+    full = speed.saved_bytes(lambda: step_range(u, (h0,))[0].sum(), exclude=[weight, u])
+    every_six = speed.saved_bytes(lambda: speed.checkpointed(step_range, u, (h0,), 6)[0].sum(),
+                                  exclude=[weight, u])
+    assert every_six < full / 2, (every_six, full)
+    with pytest.raises(ValueError, match="segment: expected an int >= 1, got 0"):
+        speed.checkpointed(step_range, u, (h0,), 0)
+
+
+def test_attainable_flops_is_a_positive_rate_within_what_a_cpu_thread_can_do():
+    rate = speed.attainable_flops("cpu", size=128, rounds=2)
+    assert math.isfinite(rate) and 1e7 < rate < 1e13
