@@ -19,6 +19,22 @@ def test_the_scan_computes_the_recurrence(T):
         by_hand.append(h)
     torch.testing.assert_close(minimal.linear_scan(a, b, h0), torch.stack(by_hand), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(minimal.linear_loop(a, b, h0), torch.stack(by_hand), rtol=0, atol=0)
+    torch.testing.assert_close(minimal.linear_log_scan(a + 0.01, b, h0), minimal.linear_loop(a + 0.01, b, h0),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_the_log_scan_has_finite_gradients_from_a_zero_state():
+    # log 0 = -inf would make the gradient NaN where a part of b or h0 is zero; the floor keeps it finite and exact
+    g = torch.Generator().manual_seed(5)
+    a = (0.2 + 0.8 * torch.rand(30, 3, 4, generator=g, dtype=torch.float64)).requires_grad_()
+    b = torch.randn(30, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.zeros(3, 4, dtype=torch.float64)
+    weights = torch.randn(30, 3, 4, generator=g, dtype=torch.float64)
+    got = torch.autograd.grad((minimal.linear_log_scan(a, b, h0) * weights).sum(), (a, b))
+    expected = torch.autograd.grad((minimal.linear_loop(a, b, h0) * weights).sum(), (a, b))
+    for x, y in zip(got, expected):
+        assert torch.isfinite(x).all()
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
 
 
 def reference(module, x, h0):
@@ -52,8 +68,9 @@ def test_scan_and_loop_match_the_equations_in_values_and_gradients(model):
         torch.testing.assert_close(output, expected, rtol=1e-9, atol=1e-9)
         torch.testing.assert_close(h_n, expected[-1:], rtol=1e-9, atol=1e-9)
         grads[mode] = torch.autograd.grad((output * weights).sum(), [x, *module.parameters()])
-    for scan, loop in zip(grads["scan"], grads["sequential"]):
-        torch.testing.assert_close(scan, loop, rtol=1e-9, atol=1e-9)
+    for mode in ("scan", "log"):
+        for scan, loop in zip(grads[mode], grads["sequential"]):
+            torch.testing.assert_close(scan, loop, rtol=1e-9, atol=1e-9)
     gates = ("z", "h") if model is minimal.MinGRU else ("f", "i", "h")
     assert [name for name, _ in module.named_parameters()] == [
         f"linear_{gate}.{kind}" for gate in gates for kind in ("weight", "bias")]
@@ -88,7 +105,7 @@ def test_the_float32_scan_at_long_sequences():
 
 def test_bad_arguments_are_named():
     module = minimal.MinLSTM(2, 3)
-    with pytest.raises(ValueError, match="mode: expected one of \\('scan', 'sequential'\\), got 'parallel'"):
+    with pytest.raises(ValueError, match="mode: expected one of \\('scan', 'log', 'sequential'\\), got 'parallel'"):
         module(torch.randn(4, 1, 2), mode="parallel")
     with pytest.raises(ValueError, match="h0: expected shape \\(1, 1, 3\\), got \\(1, 3\\)"):
         module(torch.randn(4, 1, 2), torch.zeros(1, 3))

@@ -9,11 +9,18 @@ and all T states can be computed by a parallel scan of depth O(log T) instead of
 * :class:`MinLSTM`: f_t = σ(W_f x_t + b_f), i_t = σ(W_i x_t + b_i), normalised to f'_t = f_t / (f_t + i_t) and
   i'_t = i_t / (f_t + i_t); h̃_t = W_h x_t + b_h, h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h̃_t.
 
-The scan here is Hillis and Steele's: after the round with stride d, every position holds the composition of the
-steps d back, so ⌈log₂ T⌉ rounds compose everything. It works on (a, b) directly, with no logarithms, so it needs
-no positive states (the log-space scan does) and is exact up to rounding in float64; autograd differentiates it
-like any other tensor program. It does T log₂ T work against the loop's T. In float32 its error against float64
-states stays at the level of float32 rounding, within a few times the float32 loop's (tested at T = 4096).
+Three ways to compute the same states, chosen by ``mode``:
+
+* ``"scan"``, Hillis and Steele's scan: after the round with stride d, every position holds the composition of the
+  steps d back, so ⌈log₂ T⌉ rounds compose everything. It works on (a, b) directly, with no logarithms, and is exact
+  up to rounding in float64; it does T log₂ T work against the loop's T. In float32 its error against float64
+  states stays at the level of float32 rounding, within a few times the float32 loop's (tested at T = 4096).
+* ``"log"``, Heinsen's (2023) form: with A_t = Σ_{s≤t} log a_s, eq. (min-recurrence) unrolls to
+  h_t = e^{A_t} (h_0 + Σ_{s≤t} e^{-A_s} b_s), and the sum is a cumulative log-sum-exp. Two library scans
+  (``cumsum``, ``logcumsumexp``) and O(T) work; it needs a_t > 0 (true of both models' gates) and splits b_t into
+  its positive and negative parts, each with a logarithm. A_t grows like t, so in float32 its rounding grows too:
+  the price of the form, measured in the speed chapter.
+* ``"sequential"``: the loop, one step after another; the definition.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from torch import Tensor, nn
 
 from gatedrnn.validation import check_flag, check_input, check_sequence_length, check_size, check_tensor_like
 
-MODES = ("scan", "sequential")
+MODES = ("scan", "log", "sequential")
 
 
 def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -43,6 +50,26 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
                 torch.cat([B[:stride], A[stride:] * B[:-stride] + B[stride:]]))
         stride *= 2
     return A * h0 + B
+
+
+def linear_log_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """Every h_t of eq. (min-recurrence) for ``a`` > 0, ``b`` [T, ...] and ``h0`` [...], in log space (Heinsen 2023):
+    h_t = e^{A_t} h_0 + Σ_{s≤t} e^{A_t - A_s} b_s with A_t = Σ_{s≤t} log a_s (eq. min-log-scan), each sum of
+    positive terms a cumulative log-sum-exp, for the positive and the negative parts of b and of h_0 apart."""
+    if a.shape != b.shape or a.shape[1:] != h0.shape:
+        raise ValueError(f"a, b, h0: expected a and b [T, ...] and h0 [...], got {tuple(a.shape)}, "
+                         f"{tuple(b.shape)}, {tuple(h0.shape)}")
+    A = torch.cumsum(torch.log(a), dim=0)  # A_t = Σ_{s≤t} log a_s
+    states = torch.zeros_like(b)
+    # b = b⁺ - b⁻ and h_0 = h_0⁺ - h_0⁻. Each part is floored at the dtype's smallest normal number rather than 0,
+    # whose logarithm -∞ would give NaN gradients; the floor adds at most that number per term.
+    floor = torch.finfo(b.dtype).tiny
+    for sign in (1.0, -1.0):
+        log_b = torch.log(torch.clamp(sign * b, min=floor))
+        log_h0 = torch.log(torch.clamp(sign * h0, min=floor))
+        terms = torch.logcumsumexp(torch.cat([log_h0.unsqueeze(0), log_b - A]), dim=0)[1:]
+        states = states + sign * torch.exp(A + terms)  # eq. (min-log-scan)
+    return states
 
 
 def linear_loop(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -90,7 +117,7 @@ class _Minimal(nn.Module):
                 raise ValueError(f"h0: expected shape {expected}, got {tuple(h0.shape)}")
             h = h0.reshape(N, H)
         a, b = self.coefficients(x)
-        states = (linear_scan if mode == "scan" else linear_loop)(a, b, h)
+        states = {"scan": linear_scan, "log": linear_log_scan, "sequential": linear_loop}[mode](a, b, h)
         output, last = states, states[-1:]
         if self.batch_first:
             output = output.transpose(0, 1)
