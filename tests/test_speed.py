@@ -36,6 +36,28 @@ def test_saved_bytes_counts_what_the_operations_are_known_to_save():
         speed.saved_bytes(3)
 
 
+def test_elements_written_counts_fresh_outputs_and_in_place_writes_but_not_views():
+    a, b = torch.randn(10, 3), torch.randn(10, 3)
+    assert speed.elements_written(lambda: a * b + a) == 60
+    assert speed.elements_written(lambda: torch.cat([a, b])) == 60
+    assert speed.elements_written(lambda: (a[0], a.unbind(0), a.T)) == 0
+    assert speed.elements_written(lambda: a.clone().add_(1)) == 60
+    assert speed.elements_written(lambda: torch.linalg.qr(torch.randn(4, 4))) > 16  # several outputs, all counted
+    with pytest.raises(TypeError, match="run: expected a callable, got str"):
+        speed.elements_written("a * b")
+
+
+def test_reading_u_t_by_index_writes_a_full_gradient_per_step_and_unbind_does_not():
+    def written(T, pieces):
+        u = torch.randn(T, 2, 3, requires_grad=True)
+        return speed.elements_written(lambda: sum(p.sum() for p in pieces(u)).backward())
+    for T in (4, 8, 16):
+        by_index = written(T, lambda u: [u[t] for t in range(T)])
+        by_unbind = written(T, lambda u: u.unbind(0))
+        assert by_index - by_unbind >= T * (T - 1) * 6  # each select's backward writes a [T, 2, 3] zero gradient
+        assert by_unbind < 20 * T * 6
+
+
 def _tanh_steps(weight):
     def step_range(u, state):
         (h,) = state

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.checkpoint import checkpoint
 
 from gatedrnn.validation import check_size
@@ -35,6 +36,36 @@ def growth_exponent(sizes: Sequence[float], values: Sequence[float]) -> float:
     if spread == 0:
         raise ValueError(f"sizes: expected at least two different sizes, got {list(sizes)}")
     return sum((a - x_bar) * (b - y_bar) for a, b in zip(x, y)) / spread
+
+
+class _WriteCounter(TorchDispatchMode):
+    """Counts the elements that every operation run inside it writes: each output that is not a view of an input
+    (a view writes nothing); an in-place operation's output counts, since it overwrites its input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        outputs = out if isinstance(out, (tuple, list)) else (out,)
+        for returned, tensor in zip(func._schema.returns, outputs):
+            alias = returned.alias_info
+            if isinstance(tensor, Tensor) and (alias is None or alias.is_write):
+                self.count += tensor.numel()
+        return out
+
+
+def elements_written(run: Callable[[], object]) -> int:
+    """How many tensor elements the operations that ``run()`` executes write, forward and backward, on the CPU (the
+    count does not depend on the device, and a CUDA backward pass runs in threads this count would not see). A
+    measure of memory traffic that, unlike time, no other program on the machine can change."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
+    counter = _WriteCounter()
+    with counter:
+        run()
+    return counter.count
 
 
 def saved_bytes(run: Callable[[], Tensor], exclude: Iterable[Tensor] = ()) -> int:
