@@ -89,33 +89,38 @@ def counted_flops(step: Callable[[], object]) -> dict[str, int]:
     return {"matmul": counter.get_total_flops(), "elementwise": elementwise.count}
 
 
-def seconds_per_step(step: Callable[[], object], *, device: torch.device, repeats: int = 20) -> float:
-    """Median wall time of ``step()`` over ``repeats`` runs after two warm-up runs, waiting for the device each time."""
+def seconds_per_step(step: Callable[[], object], *, device: torch.device, repeats: int = 20,
+                     warmups: int = 2) -> float:
+    """Median wall time of ``step()`` over ``repeats`` runs after ``warmups`` runs that are not timed, waiting for the
+    device each time."""
     check_size("repeats", repeats)
+    check_size("warmups", warmups, minimum=0)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     times = []
-    for run in range(repeats + 2):
+    for run in range(repeats + warmups):
         sync()
         start = time.perf_counter()
         step()
         sync()
-        if run >= 2:
+        if run >= warmups:
             times.append(time.perf_counter() - start)
     return float(torch.tensor(times).median())
 
 
 def fastest_seconds(steps: Mapping[Hashable, Callable[[], object]], *, device: torch.device, rounds: int = 5,
-                    repeats: int = 5) -> dict[Hashable, float]:
+                    repeats: int = 5, warmups: int = 2) -> dict[Hashable, float]:
     """Wall time of each of ``steps``, as free as a measurement can be of load from elsewhere on the machine.
 
-    The steps are timed in turn, round after round (in each round :func:`seconds_per_step` with ``repeats`` runs),
-    and each keeps its fastest round. Load from other programs can only slow a run down: a burst of it slows the
-    steps of one round alike instead of one step's whole measurement, and the minimum over the rounds drops it.
+    The steps are timed in turn, round after round (in each round :func:`seconds_per_step` with ``repeats`` runs
+    after ``warmups`` untimed ones), and each keeps its fastest round. Load from other programs can only slow a run
+    down: a burst of it slows the steps of one round alike instead of one step's whole measurement, and the minimum
+    over the rounds drops it. For long steps, ``warmups=0`` and several rounds: the slow first run is one round's.
     """
     check_size("rounds", rounds)
     fastest = {name: math.inf for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            fastest[name] = min(fastest[name], seconds_per_step(step, device=device, repeats=repeats))
+            seconds = seconds_per_step(step, device=device, repeats=repeats, warmups=warmups)
+            fastest[name] = min(fastest[name], seconds)
     return fastest
 
