@@ -89,26 +89,31 @@ def saved_bytes(run: Callable[[], Tensor], exclude: Iterable[Tensor] = ()) -> in
     return sum(storages.values())
 
 
-def checkpointed(step_range: Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]],
-                 u: Tensor, state: tuple[Tensor, ...], segment: int) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Gradient checkpointing through time (Chen et al. 2016): ``step_range(u_seg, state)`` runs a stretch of
-    steps and returns ``(their outputs [S, ...], final state)``; here it runs on ``u`` [T, ...] one segment of
-    ``segment`` steps at a time, and only each segment's inputs and outputs stay in memory. The backward pass
-    recomputes a segment's internals when it reaches it: one more forward pass, for memory that grows as T / S
-    segments' boundaries plus one segment's internals instead of T steps' internals."""
+# (inputs of a stretch of steps, state before it) → (their outputs, as a tensor or a list over time; state after it)
+Stretch = Callable[[Tensor, tuple[Tensor, ...]], tuple["Tensor | list[Tensor]", tuple[Tensor, ...]]]
+
+
+def checkpointed(stretch: Stretch, inputs: Tensor, state: tuple[Tensor, ...],
+                 segment: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Gradient checkpointing through time (Chen et al. 2016): ``stretch(inputs_seg, state)`` runs a stretch of
+    steps, such as :func:`gatedrnn.layers.run_layer` with its cell and weights, and returns ``(their outputs, final
+    state)``; here it runs on ``inputs`` [T, ...] one segment of ``segment`` steps at a time, and only each segment's
+    inputs and outputs stay in memory. The backward pass recomputes a segment's internals when it reaches it: one
+    more forward pass, for memory that grows as the T / S segment boundaries plus one segment's internals instead of
+    T steps' internals. Returns the outputs of all steps [T, ...] and the final state."""
     segment = check_size("segment", segment)
     outputs = []
-    for u_segment in u.split(segment):
-        output, *state = checkpoint(lambda v, *s: _flat(step_range(v, tuple(s))), u_segment, *state,
-                                    use_reentrant=False)
+    for piece in inputs.split(segment):
+        output, *state = checkpoint(lambda v, *s: _flat(stretch(v, tuple(s))), piece, *state, use_reentrant=False)
         outputs.append(output)
         state = tuple(state)
     return torch.cat(outputs), state
 
 
-def _flat(result: tuple[Tensor, tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+def _flat(result: tuple[Tensor | list[Tensor], tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    """``(outputs, state)`` as one flat tuple of tensors, the outputs stacked over time if they come as a list."""
     output, state = result
-    return (output, *state)
+    return (torch.stack(output) if isinstance(output, list) else output, *state)
 
 
 def attainable_flops(device: torch.device | str, *, size: int = 1024, dtype: torch.dtype = torch.float32,
