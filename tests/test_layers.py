@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import gatedrnn
+from gatedrnn.layers import LayerParameters, run_layer, run_reversed, run_stack, unroll
 
 TOL = 1e-10
 PAIRS = {"RNN": (nn.RNN, gatedrnn.RNN), "LSTM": (nn.LSTM, gatedrnn.LSTM), "GRU": (nn.GRU, gatedrnn.GRU)}
@@ -199,3 +200,91 @@ def test_lstm_accepts_state_as_list_like_torch():
     torch.testing.assert_close(ours(x, [h, c])[0], reference(x, [h, c])[0], atol=TOL, rtol=0)
     cell = gatedrnn.LSTMCell(2, 3)
     torch.testing.assert_close(cell(x[0], [h[0], c[0]])[0], cell(x[0], (h[0], c[0]))[0], atol=0, rtol=0)
+
+
+# ---- the levels one by one: unroll (cell over time), run_layer / run_reversed (one direction), run_stack ----------
+def torch_weights(module: nn.Module, layer: int, direction: int = 0) -> LayerParameters:
+    """A torch.nn module's weights of one layer and direction, read by name (not by gatedrnn's layer_parameters)."""
+    suffix = "_reverse" if direction else ""
+    return LayerParameters(*(getattr(module, f"{name}_l{layer}{suffix}", None) for name in LayerParameters._fields))
+
+
+def lstm_cell(u, state, params):
+    return gatedrnn.lstm_step(u, *state, params.weight_hh, params.bias_hh, params.weight_hr)
+
+
+def gru_cell(u, state, params):
+    return (gatedrnn.gru_step(u, state[0], params.weight_hh, params.bias_hh),)
+
+
+def test_unroll_with_a_torch_lstm_cell_is_torch_lstm_float64():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 5, dtype=torch.float64)
+    cell = nn.LSTMCell(3, 5, dtype=torch.float64)
+    cell.load_state_dict({name.removesuffix("_l0"): value for name, value in lstm.state_dict().items()})
+    x = torch.randn(8, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0, c0 = torch.randn(2, 2, 5, dtype=torch.float64)
+
+    def step(x_t, state):
+        h, c = cell(x_t, state)
+        return (h, c), h
+
+    hidden, (h, c) = unroll(step, x, (h0, c0))  # the cell computes its own input share: u_t is x_t here
+    expected, (h_n, c_n) = lstm(x, (h0[None], c0[None]))
+    torch.testing.assert_close(torch.stack(hidden), expected, atol=TOL, rtol=0)
+    torch.testing.assert_close(h, h_n[0], atol=TOL, rtol=0)
+    torch.testing.assert_close(c, c_n[0], atol=TOL, rtol=0)
+    weights = torch.linspace(-1, 1, expected.numel(), dtype=torch.float64).reshape(expected.shape)
+    (ours,) = torch.autograd.grad((torch.stack(hidden) * weights).sum() + c.sum(), x)
+    (theirs,) = torch.autograd.grad((expected * weights).sum() + c_n.sum(), x)
+    torch.testing.assert_close(ours, theirs, atol=TOL, rtol=0)
+
+
+def test_unroll_reads_u_by_unbind_so_bptt_stays_linear_in_T():
+    """Each u[t] would have its own backward node writing a full [T, N, G·H] zero gradient: O(T²) in all."""
+    u = torch.randn(5, 2, 3, requires_grad=True)
+    nodes = []
+
+    def step(u_t, state):
+        nodes.append(u_t.grad_fn)
+        return (state[0] + u_t,), None
+
+    unroll(step, u, (torch.zeros(2, 3),))
+    assert len(nodes) == 5 and len(set(nodes)) == 1 and type(nodes[0]).__name__.startswith("UnbindBackward")
+
+
+def test_unroll_returns_what_each_step_emits_and_the_last_state():
+    emitted, (state,) = unroll(lambda u_t, s: ((s[0] + u_t,), s[0] * 10), torch.arange(1.0, 5.0), (torch.tensor(0.0),))
+    assert [float(e) for e in emitted] == [0.0, 10.0, 30.0, 60.0] and float(state) == 10.0
+
+
+def test_run_layer_and_run_reversed_are_the_halves_of_torch_bidirectional_gru():
+    torch.manual_seed(1)
+    gru = nn.GRU(3, 4, bidirectional=True, dtype=torch.float64)
+    x, h0 = torch.randn(6, 2, 3, dtype=torch.float64), torch.randn(2, 2, 4, dtype=torch.float64)
+    expected, h_n = gru(x, h0)
+    for direction, run in enumerate((run_layer, run_reversed)):
+        hidden, (final,) = run(gru_cell, torch_weights(gru, 0, direction), x, (h0[direction],))
+        half = expected[..., 4 * direction : 4 * (direction + 1)]
+        torch.testing.assert_close(torch.stack(hidden), half, atol=TOL, rtol=0)
+        torch.testing.assert_close(final, h_n[direction], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_run_stack_is_torch_lstm_with_dropout_between_layers(bidirectional, training):
+    torch.manual_seed(2)
+    D, H, P = (2 if bidirectional else 1), 5, 2
+    lstm = nn.LSTM(3, H, num_layers=3, proj_size=P, dropout=0.3, bidirectional=bidirectional, dtype=torch.float64)
+    lstm.train(training)
+    x = torch.randn(7, 4, 3, dtype=torch.float64)
+    h0, c0 = torch.randn(3 * D, 4, P, dtype=torch.float64), torch.randn(3 * D, 4, H, dtype=torch.float64)
+    params = [[torch_weights(lstm, layer, direction) for direction in range(D)] for layer in range(3)]
+    torch.manual_seed(9)
+    expected, (h_n, c_n) = lstm(x, (h0, c0))
+    torch.manual_seed(9)
+    output, finals, hidden = run_stack(lstm_cell, params, x, list(zip(h0, c0)), 0.3, training)
+    torch.testing.assert_close(output, expected, atol=TOL, rtol=0)
+    torch.testing.assert_close(torch.stack([h for h, _ in finals]), h_n, atol=TOL, rtol=0)
+    torch.testing.assert_close(torch.stack([c for _, c in finals]), c_n, atol=TOL, rtol=0)
+    torch.testing.assert_close(torch.stack(hidden), expected[..., :P], atol=0, rtol=0)  # the top forward h_t

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gatedrnn.cells import gru_gates, gru_step, lstm_gates, lstm_step
-from gatedrnn.layers import GRU, LSTM
+from gatedrnn.layers import GRU, LSTM, unroll
 
 LSTM_GATES = ("i", "f", "g", "o")
 GRU_GATES = ("r", "z", "n")
@@ -28,23 +28,25 @@ def record_gates(rnn: LSTM | GRU, inputs: Tensor) -> dict[str, Tensor]:
     if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != rnn.input_size:
         raise ValueError(f"inputs: expected a tensor [T, N, {rnn.input_size}], got {getattr(inputs, 'shape', inputs)}")
     params = rnn.layer_parameters(0)
-    names = LSTM_GATES + ("c",) if isinstance(rnn, LSTM) else GRU_GATES
-    record: dict[str, list[Tensor]] = {name: [] for name in names + ("h",)}
+    lstm = isinstance(rnn, LSTM)
+    names = LSTM_GATES + ("c", "h") if lstm else GRU_GATES + ("h",)
+
+    def step(u_t: Tensor, state: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """One step that also emits its gates: ``(i, f, g, o, c_t, h_t)`` for the LSTM, ``(r, z, n, h_t)`` for the
+        GRU."""
+        if lstm:
+            values = lstm_gates(u_t, state[0], params.weight_hh, params.bias_hh)
+            h, c = lstm_step(u_t, *state, params.weight_hh, params.bias_hh)
+            return (h, c), (*values, c, h)
+        values = gru_gates(u_t, state[0], params.weight_hh, params.bias_hh)
+        h = gru_step(u_t, state[0], params.weight_hh, params.bias_hh)
+        return (h,), (*values, h)
+
     with torch.no_grad():
         u = F.linear(inputs.to(weight), params.weight_ih, params.bias_ih)
-        h = c = u.new_zeros(inputs.shape[1], rnn.hidden_size)
-        for u_t in u:
-            if isinstance(rnn, LSTM):
-                values = lstm_gates(u_t, h, params.weight_hh, params.bias_hh)
-                h, c = lstm_step(u_t, h, c, params.weight_hh, params.bias_hh)
-                values = (*values, c)
-            else:
-                values = gru_gates(u_t, h, params.weight_hh, params.bias_hh)
-                h = gru_step(u_t, h, params.weight_hh, params.bias_hh)
-            for name, value in zip(names, values):
-                record[name].append(value)
-            record["h"].append(h)
-    return {name: torch.stack(values) for name, values in record.items()}
+        zeros = u.new_zeros(inputs.shape[1], rnn.hidden_size)
+        emitted, _ = unroll(step, u, (zeros, zeros) if lstm else (zeros,))
+    return {name: torch.stack(values) for name, values in zip(names, zip(*emitted))}
 
 
 def saturation(gate: Tensor, margin: float = 0.1) -> tuple[float, float]:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gatedrnn.cells import gru_step
-from gatedrnn.layers import GRU
+from gatedrnn.layers import GRU, unroll
 
 
 def _reset_before(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -58,13 +58,16 @@ def run_convention(convention: str, gru: GRU, inputs: Tensor) -> Tensor:
                          f"num_layers={gru.num_layers}, bidirectional={gru.bidirectional}, batch_first={gru.batch_first}")
     if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != gru.input_size:
         raise ValueError(f"inputs: expected a tensor [T, N, {gru.input_size}], got {getattr(inputs, 'shape', inputs)}")
-    step, params = STEPS[convention], gru.layer_parameters(0)
-    h = inputs.new_zeros(inputs.shape[1], gru.hidden_size)
-    states = []
-    for u in F.linear(inputs, params.weight_ih, params.bias_ih):
-        h = step(u, h, params.weight_hh, params.bias_hh)
-        states.append(h)
-    return torch.stack(states)
+    cell, params = STEPS[convention], gru.layer_parameters(0)
+
+    def step(u_t: Tensor, state: tuple[Tensor]) -> tuple[tuple[Tensor], Tensor]:
+        """One step of the convention, emitting ``h_t``."""
+        h = cell(u_t, state[0], params.weight_hh, params.bias_hh)
+        return (h,), h
+
+    u = F.linear(inputs, params.weight_ih, params.bias_ih)
+    hidden, _ = unroll(step, u, (u.new_zeros(inputs.shape[1], gru.hidden_size),))
+    return torch.stack(hidden)
 
 
 def negate_update_gate_(gru: GRU) -> None:

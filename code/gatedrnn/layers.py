@@ -1,7 +1,15 @@
-"""Sequence modules: a *layer* unrolls one step function of :mod:`gatedrnn.cells` over time; a *stack* composes
-layers, each optionally bidirectional, with dropout between them in training mode.
+"""Sequence modules, built in three levels as PyTorch's fastrnns benchmark builds them:
 
-:class:`RNN`, :class:`LSTM` and :class:`GRU` are drop-ins for their ``torch.nn`` namesakes: same constructor
+* a *cell* is one step of :mod:`gatedrnn.cells`, from ``u_t`` and the state ``s_{t-1}`` to ``s_t``, where the state
+  is a tuple, ``(h,)`` for the RNN and the GRU, ``(h, c)`` for the LSTM;
+* a *layer* unrolls a cell over time (:func:`unroll`): :func:`run_layer` computes ``u_t = W_ih x_t + b_ih`` for
+  every t in one product and runs the cell forward in time, :func:`run_reversed` backwards;
+* a *stack* composes layers (:func:`run_stack`), each with one or two directions, with dropout between them in
+  training mode.
+
+:class:`RNN`, :class:`LSTM` and :class:`GRU` supply only their cell (:meth:`RecurrentBase.cell`) and the names of
+their state tensors; :class:`RecurrentBase` turns ``torch.nn``'s ``hx`` and ``h_n`` (a tensor, or ``(h, c)`` for the
+LSTM) into state tuples and back. The three are drop-ins for their ``torch.nn`` namesakes: same constructor
 arguments, parameter names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), shapes, gate order, initialisation
 (drawn in the same order from the same generator), ``state_dict``, forward signature and returns, optional initial
 state and unbatched input. They use plain tensor operations only, never PyTorch's fused recurrent kernels, so every
@@ -11,7 +19,7 @@ intermediate state is an ordinary node of the autograd graph that the book can i
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,15 +28,16 @@ from torch import Tensor, nn
 from gatedrnn import validation
 from gatedrnn.cells import gru_step, lstm_step, reset_uniform, rnn_step
 
-State = Tensor | tuple[Tensor, Tensor]
+State = Tensor | tuple[Tensor, Tensor]  # torch.nn's form of hx and h_n: a tensor, or (h, c) for the LSTM
+Carry = tuple[Tensor, ...]  # the state a cell carries from one step to the next: (h,) or (h, c)
 
 
 class Unrolled(NamedTuple):
     """What :meth:`RecurrentBase.unroll` returns.
 
     ``output`` and ``final_state`` are exactly what ``forward`` returns; ``hidden_states`` lists the top layer's
-    forward-direction ``h_t`` for t = 0 … T-1 as the tensors the graph was built from (batched [N, H] even for an unbatched input), so
-    that ``torch.autograd.grad(loss, hidden_states)`` gives the total derivatives ∂L/∂h_t.
+    forward-direction ``h_t`` for t = 0 … T-1 as the tensors the graph was built from (batched [N, H] even for an
+    unbatched input), so that ``torch.autograd.grad(loss, hidden_states)`` gives the total derivatives ∂L/∂h_t.
     """
 
     output: Tensor
@@ -46,11 +55,80 @@ class LayerParameters(NamedTuple):
     weight_hr: Tensor | None
 
 
+Cell = Callable[[Tensor, Carry, LayerParameters], Carry]  # (u_t, s_{t-1}, weights) → s_t
+
+
+def unroll(step: Callable[[Tensor, Carry], tuple[Carry, Any]], u: Tensor, state: Carry) -> tuple[list[Any], Carry]:
+    """Apply ``step`` at every time step, ``state, e_t = step(u_t, state)`` for t = 0 … T-1, and return
+    ``[e_0, …, e_{T-1}]`` and the final state.
+
+    ``u`` [T, N, G·H] holds the input's share ``u_t = W_ih x_t + b_ih`` of every step, computed before the loop
+    because it does not depend on the state; ``state`` is the tuple a step carries, ``(h,)`` or ``(h, c)``.
+    ``step`` emits what the caller keeps: ``h_t`` for a layer (:func:`run_layer`), the gate values for
+    :func:`gatedrnn.gates.record_gates`.
+    """
+    emitted = []
+    for u_t in u.unbind(0):  # one backward node for all steps; each u[t] would add a [T, N, G·H] zero gradient: O(T²)
+        state, value = step(u_t, state)
+        emitted.append(value)
+    return emitted, state
+
+
+def run_layer(cell: Cell, params: LayerParameters, x: Tensor, state: Carry) -> tuple[list[Tensor], Carry]:
+    """One layer in one direction, forward in time: ``u_t = W_ih x_t + b_ih`` for every t of ``x`` [T, N, ·] in one
+    product, then ``cell`` unrolled from ``state`` with the weights ``params``. Returns every ``h_t`` and the final
+    state."""
+    u = F.linear(x, params.weight_ih, params.bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
+
+    def step(u_t: Tensor, state: Carry) -> tuple[Carry, Tensor]:
+        state = cell(u_t, state, params)
+        return state, state[0]  # h_t, the layer's output at step t
+
+    return unroll(step, u, state)
+
+
+def run_reversed(cell: Cell, params: LayerParameters, x: Tensor, state: Carry) -> tuple[list[Tensor], Carry]:
+    """One layer in one direction, backwards in time: :func:`run_layer` on the flipped sequence, its ``h_t`` flipped
+    back, so that entry t holds the state after reading ``x_{T-1}, …, x_t`` (the reverse half of a bidirectional
+    layer). The final state is the one after reading ``x_0``."""
+    hidden, final = run_layer(cell, params, x.flip(0), state)
+    return hidden[::-1], final
+
+
+def run_stack(
+    cell: Cell,
+    params: Sequence[Sequence[LayerParameters]],
+    x: Tensor,
+    states: Sequence[Carry],
+    dropout: float = 0.0,
+    training: bool = False,
+) -> tuple[Tensor, list[Carry], list[Tensor]]:
+    """Layers on top of each other: layer l reads the output of layer l - 1, through dropout with probability
+    ``dropout`` in training mode.
+
+    ``params[l]`` holds layer l's weights per direction, ``(forward,)`` or ``(forward, reverse)``; a layer's output
+    [T, N, D·H] concatenates the ``h_t`` of its directions. ``states`` holds one initial state per layer and
+    direction in ``torch.nn``'s order (layer by layer, forward first). Returns the top layer's output, the final
+    states in the order of ``states``, and the top layer's forward ``h_t`` as the graph's own nodes.
+    """
+    remaining = iter(states)
+    finals: list[Carry] = []
+    for depth, directions in enumerate(params):
+        if depth > 0 and dropout > 0:
+            x = F.dropout(x, dropout, training)
+        runs = [run(cell, weights, x, next(remaining)) for run, weights in zip((run_layer, run_reversed), directions)]
+        x = torch.cat([torch.stack(hidden) for hidden, _ in runs], dim=-1)
+        finals += [final for _, final in runs]
+    return x, finals, runs[0][0]
+
+
 class RecurrentBase(nn.Module):
-    """What the vanilla RNN, the LSTM and the GRU share: parameters, checks, and the unrolling over layers and time."""
+    """What the vanilla RNN, the LSTM and the GRU share: parameters, checks, and ``torch.nn``'s state conventions
+    around :func:`run_stack`. A model supplies its :meth:`cell` and the names of its state tensors."""
 
     gates: int
     mode: str
+    state_names: tuple[str, ...] = ("h",)
 
     def __init__(
         self,
@@ -76,7 +154,9 @@ class RecurrentBase(nn.Module):
         self.bidirectional = validation.check_flag("bidirectional", bidirectional)
         self.proj_size = validation.check_size("proj_size", proj_size, minimum=0)
         if proj_size and self.mode != "LSTM":
-            raise ValueError(f"proj_size: only the LSTM has a projection, expected 0 for {type(self).__name__}, got {proj_size}")
+            raise ValueError(
+                f"proj_size: only the LSTM has a projection, expected 0 for {type(self).__name__}, got {proj_size}"
+            )
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size: expected 0 or an int < hidden_size={hidden_size}, got {proj_size}")
         if dropout > 0 and num_layers == 1:
@@ -141,22 +221,36 @@ class RecurrentBase(nn.Module):
         suffix = self._suffixes()[direction]
         return LayerParameters(*(getattr(self, f"{name}_l{layer}{suffix}", None) for name in LayerParameters._fields))
 
-    # ---- the step, and the state it carries: specialised by each model ---------------------------------------
-    def _step(self, u: Tensor, state: State, params: LayerParameters) -> State:
+    def cell(self, u: Tensor, state: Carry, params: LayerParameters) -> Carry:
+        """One step of the model, ``s_t`` from ``u_t`` and ``s_{t-1}`` with the weights ``params``: each model's own."""
         raise NotImplementedError
 
-    @staticmethod
-    def _hidden(state: State) -> Tensor:
-        return state
+    # ---- torch.nn's state conventions: the one place that knows a state's tensors ------------------------------
+    def _initial_states(self, hx: object, batch: int, batched: bool) -> list[Carry]:
+        """``hx`` → one state tuple per layer and direction, in ``torch.nn``'s order, each tensor batched [N, ·].
 
-    def _check_state(self, hx: object, batch: int, batched: bool) -> list[State]:
-        """``hx`` → one state per (layer, direction), each batched [N, ·]."""
-        if hx is not None and not isinstance(hx, Tensor):
-            raise TypeError(
-                f"hx: expected a tensor (num_layers * num_directions, batch, hidden_size) or None for {type(self).__name__}, "
-                f"got {type(hx).__name__}"
-            )
-        return list(self._state_tensor("hx", hx, batch, batched, self.hidden_size).unbind(0))
+        ``hx`` is a tensor [L·D, N, H] (for the LSTM a tuple ``(h_0, c_0)``), [L·D, H] for an unbatched input, or
+        None for zeros. ``h`` has ``output_size`` features, the LSTM's ``c`` has ``hidden_size``.
+        """
+        if len(self.state_names) == 1:
+            if hx is not None and not isinstance(hx, Tensor):
+                raise TypeError(
+                    "hx: expected a tensor (num_layers * num_directions, batch, hidden_size) or None for "
+                    f"{type(self).__name__}, got {type(hx).__name__}"
+                )
+            given, labels = (hx,), ("hx",)
+        else:
+            if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise TypeError(
+                    f"hx: expected a tuple (h_0, c_0) of two tensors or None for LSTM, got {type(hx).__name__}"
+                )
+            given, labels = hx if hx is not None else (None, None), ("hx[0]", "hx[1]")
+        sizes = {"h": self.output_size, "c": self.hidden_size}
+        tensors = [
+            self._state_tensor(label, value, batch, batched, sizes[name])
+            for label, value, name in zip(labels, given, self.state_names)
+        ]
+        return list(zip(*(tensor.unbind(0) for tensor in tensors)))
 
     def _state_tensor(self, name: str, value: Tensor | None, batch: int, batched: bool, size: int) -> Tensor:
         """Check one initial-state tensor [L·D, N, size] (or [L·D, size] unbatched); None → zeros. Returns 3-D."""
@@ -171,20 +265,15 @@ class RecurrentBase(nn.Module):
         validation.check_shape(name, value, (layers, size), "(num_layers * num_directions, size) when unbatched")
         return value.unsqueeze(1)
 
-    @staticmethod
-    def _stack_states(states: list[State]) -> State:
-        return torch.stack(states)
+    def _final_state(self, finals: list[Carry], batched: bool) -> State:
+        """One state tuple per layer and direction → ``h_n`` [L·D, N, H] (for the LSTM ``(h_n, c_n)``), without the
+        batch dimension for an unbatched input."""
+        stacked = tuple(torch.stack(tensors) for tensors in zip(*finals))
+        if not batched:
+            stacked = tuple(tensor.squeeze(1) for tensor in stacked)
+        return stacked if len(self.state_names) > 1 else stacked[0]
 
-    # ---- unrolling ----------------------------------------------------------------------------------------------
-    def _unroll_layer(self, inputs: Tensor, state: State, params: LayerParameters) -> tuple[list[Tensor], State]:
-        """Run one layer over ``inputs`` [T, N, ·] from ``state``; return every ``h_t`` and the last state."""
-        u = F.linear(inputs, params.weight_ih, params.bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
-        hidden = []
-        for u_t in u.unbind(0):  # one backward node for all steps; u[t] would add a [T, N, G·H] zero gradient each
-            state = self._step(u_t, state, params)
-            hidden.append(self._hidden(state))
-        return hidden, state
-
+    # ---- the stack over time ----------------------------------------------------------------------------------
     def unroll(self, input: Tensor, hx: State | None = None) -> Unrolled:
         """Run the stack like ``forward``, also returning the top layer's hidden states as graph nodes."""
         batched = validation.check_input(
@@ -198,32 +287,17 @@ class RecurrentBase(nn.Module):
         if self.batch_first:
             x = x.transpose(0, 1)
         validation.check_sequence_length(x, 0)
-        states = self._check_state(hx, x.shape[1], batched)
-        finals: list[State] = []
-        top: list[Tensor] = []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                sequence = x if direction == 0 else x.flip(0)
-                hidden, final = self._unroll_layer(sequence, states[index], self.layer_parameters(layer, direction))
-                outputs.append(torch.stack(hidden if direction == 0 else hidden[::-1]))
-                finals.append(final)
-                if direction == 0:
-                    top = hidden
-            x = torch.cat(outputs, dim=-1)
-            if layer < self.num_layers - 1 and self.dropout > 0:
-                x = F.dropout(x, self.dropout, self.training)
-        output = x.transpose(0, 1) if self.batch_first else x
-        final_state = self._stack_states(finals)
+        states = self._initial_states(hx, x.shape[1], batched)
+        params = [
+            [self.layer_parameters(layer, direction) for direction in range(self.num_directions)]
+            for layer in range(self.num_layers)
+        ]
+        output, finals, hidden = run_stack(self.cell, params, x, states, self.dropout, self.training)
+        if self.batch_first:
+            output = output.transpose(0, 1)
         if not batched:
             output = output.squeeze(0 if self.batch_first else 1)
-            final_state = self._unbatch(final_state)
-        return Unrolled(output, final_state, top)
-
-    @staticmethod
-    def _unbatch(state: State) -> State:
-        return state.squeeze(1)
+        return Unrolled(output, self._final_state(finals, batched), hidden)
 
     def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
         """``input`` [T, N, I] ([N, T, I] if batch_first, [T, I] unbatched) → ``(output, h_n)``, as ``torch.nn``."""
@@ -261,8 +335,9 @@ class RNN(RecurrentBase):
         text = super().extra_repr()
         return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity!r}"
 
-    def _step(self, u: Tensor, state: Tensor, params: LayerParameters) -> Tensor:
-        return rnn_step(u, state, params.weight_hh, params.bias_hh, self.nonlinearity)
+    def cell(self, u: Tensor, state: Carry, params: LayerParameters) -> Carry:
+        """``(h_t,)`` from ``(h_{t-1},)``, eq. (rnn-hidden)."""
+        return (rnn_step(u, state[0], params.weight_hh, params.bias_hh, self.nonlinearity),)
 
 
 class GRU(RecurrentBase):
@@ -271,8 +346,9 @@ class GRU(RecurrentBase):
     gates = 3
     mode = "GRU"
 
-    def _step(self, u: Tensor, state: Tensor, params: LayerParameters) -> Tensor:
-        return gru_step(u, state, params.weight_hh, params.bias_hh)
+    def cell(self, u: Tensor, state: Carry, params: LayerParameters) -> Carry:
+        """``(h_t,)`` from ``(h_{t-1},)``, eqs. (gru-gates) to (gru-hidden)."""
+        return (gru_step(u, state[0], params.weight_hh, params.bias_hh),)
 
 
 class LSTM(RecurrentBase):
@@ -280,27 +356,10 @@ class LSTM(RecurrentBase):
 
     gates = 4
     mode = "LSTM"
+    state_names = ("h", "c")
 
-    def _step(self, u: Tensor, state: tuple[Tensor, Tensor], params: LayerParameters) -> tuple[Tensor, Tensor]:
+    def cell(self, u: Tensor, state: Carry, params: LayerParameters) -> Carry:
+        """``(h_t, c_t)`` from ``(h_{t-1}, c_{t-1})``, eqs. (lstm-gates) to (lstm-hidden), ``h_t`` projected by
+        ``W_hr`` when ``proj_size`` is set."""
         h, c = state
         return lstm_step(u, h, c, params.weight_hh, params.bias_hh, params.weight_hr)
-
-    @staticmethod
-    def _hidden(state: tuple[Tensor, Tensor]) -> Tensor:
-        return state[0]
-
-    def _check_state(self, hx: object, batch: int, batched: bool) -> list[tuple[Tensor, Tensor]]:
-        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError(f"hx: expected a tuple (h_0, c_0) of two tensors or None for LSTM, got {type(hx).__name__}")
-        h0, c0 = hx if hx is not None else (None, None)
-        h = self._state_tensor("hx[0]", h0, batch, batched, self.output_size)
-        c = self._state_tensor("hx[1]", c0, batch, batched, self.hidden_size)
-        return list(zip(h.unbind(0), c.unbind(0)))
-
-    @staticmethod
-    def _stack_states(states: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-        return torch.stack([h for h, _ in states]), torch.stack([c for _, c in states])
-
-    @staticmethod
-    def _unbatch(state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        return state[0].squeeze(1), state[1].squeeze(1)
