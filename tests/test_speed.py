@@ -47,6 +47,14 @@ def test_elements_written_counts_fresh_outputs_and_in_place_writes_but_not_views
         speed.elements_written("a * b")
 
 
+def test_operations_called_names_the_aten_operations_run():
+    a = torch.randn(3, 3)
+    assert speed.operations_called(lambda: a @ a + 1) == {"aten::mm", "aten::add"}
+    assert speed.operations_called(lambda: (a[0], torch.tanh(a))) == {"aten::select", "aten::tanh"}
+    with pytest.raises(TypeError, match="run: expected a callable, got int"):
+        speed.operations_called(1)
+
+
 def test_reading_u_t_by_index_writes_a_full_gradient_per_step_and_unbind_does_not():
     def written(T, pieces):
         u = torch.randn(T, 2, 3, requires_grad=True)

@@ -9,14 +9,15 @@ the copy task, sequential digits), :mod:`~gatedrnn.models` (a module with a read
 :mod:`~gatedrnn.benchmarks` (chapter 9's tasks as experiments), :mod:`~gatedrnn.text` (characters as data),
 :mod:`~gatedrnn.forecasting` (the sunspot series, naive forecasts and a linear autoregression),
 :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates` (recording gate values),
-:mod:`~gatedrnn.minimal` (MinGRU and MinLSTM, computed by a parallel scan), :mod:`~gatedrnn.gru_conventions` (the
+:mod:`~gatedrnn.minimal` (MinGRU and MinLSTM, computed by a parallel scan), :mod:`~gatedrnn.speed` (time, memory
+and throughput), :mod:`~gatedrnn.gru_conventions` (the
 GRU as three papers write it), :mod:`~gatedrnn.cost` (parameters, FLOPs, time), :mod:`~gatedrnn.reference`
 (side-by-side runs with ``torch.nn``), :mod:`~gatedrnn.plotting` (one palette and the book's diagrams),
 :mod:`~gatedrnn.book` (computed values handed to the prose) and :mod:`~gatedrnn.validation` (argument checks).
 """
 
 from gatedrnn import (benchmarks, bptt, clipping, cost, experiments, forecasting, gates, gru_conventions,
-                      initialisation, jacobians, minimal, models, tasks, text, training)
+                      initialisation, jacobians, minimal, models, speed, tasks, text, training)
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_gates, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time, last_step_profile
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled

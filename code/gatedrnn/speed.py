@@ -68,6 +68,29 @@ def elements_written(run: Callable[[], object]) -> int:
     return counter.count
 
 
+class _Recorder(TorchDispatchMode):
+    """Records the name of every ATen operation run inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(func._schema.name)
+        return func(*args, **(kwargs or {}))
+
+
+def operations_called(run: Callable[[], object]) -> set[str]:
+    """The names of the ATen operations (``aten::mm``, ``aten::mkldnn_rnn_layer``, ...) that ``run()`` calls in this
+    thread: which kernels a module's forward pass really uses on this device."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
+    recorder = _Recorder()
+    with recorder:
+        run()
+    return recorder.names
+
+
 def saved_bytes(run: Callable[[], Tensor], exclude: Iterable[Tensor] = ()) -> int:
     """The activation memory of a backward pass: bytes of the distinct storages that autograd saves while ``run()``
     builds its graph, leaving out those of ``exclude`` (the parameters, which exist whether or not a graph does).
