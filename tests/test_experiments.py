@@ -91,6 +91,151 @@ def test_the_progress_bar_is_switched_off_explicitly_by_tqdm_disable(monkeypatch
 
 
 
+def adding_build(mode, library=gatedrnn, built=None, scales=None, nonlinearity="tanh"):
+    """build(seed) for the adding problem (T = 6, N = 8, H = 6), as in train_on_adding; the models go to ``built``, and
+    seed s's W_hh is multiplied by ``scales[s]``."""
+
+    def build(seed):
+        kwargs = {"nonlinearity": nonlinearity} if mode == "RNN" else {}
+        net = models.LastStep(getattr(library, mode)(2, 6, **kwargs), 1)
+        with torch.no_grad():
+            net.rnn.weight_hh_l0.mul_((scales or {}).get(seed, 1.0))
+        if built is not None:
+            built[seed] = net
+        return net, tasks.adding_batches(6, 8, experiments.ADDING_DATA_OFFSET + seed)
+
+    return build
+
+
+def one_by_one_and_together(build_for, config, seeds, **kwargs):
+    """The runs and the trained models of run_seeds, one seed after the other and batched."""
+    results = []
+    for batched in (False, True):
+        built = {}
+        runs = experiments.run_seeds(build_for(built), tasks.adding_loss, config, seeds, evaluate, batched=batched,
+                                     **kwargs)
+        results.append((runs, built))
+    return results
+
+
+def assert_same_runs(alone, together, rel=1e-10):
+    """Each run of ``together`` is the run of ``alone``: seeds, steps, clipping, losses, ‖g‖, stops, scores,
+    checkpoints and final parameters."""
+    (runs_a, models_a), (runs_b, models_b) = alone, together
+    assert [r.seed for r in runs_a] == [r.seed for r in runs_b]
+    for a, b in zip(runs_a, runs_b):
+        assert len(a.history) == len(b.history) and a.history.clipped == b.history.clipped, a.seed
+        assert b.history.loss == pytest.approx(a.history.loss, rel=rel, abs=0), a.seed
+        assert b.history.grad_norm == pytest.approx(a.history.grad_norm, rel=rel, abs=0), a.seed
+        assert type(a.error) is type(b.error) and b.seconds > 0
+        if a.error is not None:
+            assert (b.error.step, str(b.error)) == (a.error.step, str(a.error)) and b.error.history is b.history
+            assert math.isnan(a.score) and math.isnan(b.score)
+        else:
+            assert b.score == pytest.approx(a.score, rel=rel, abs=0), a.seed
+        assert [s for s, _ in a.checkpoints] == [s for s, _ in b.checkpoints]
+        assert [v for _, v in b.checkpoints] == pytest.approx([v for _, v in a.checkpoints], rel=rel, abs=0)
+        for (name, p), q in zip(models_a[a.seed].state_dict().items(), models_b[a.seed].state_dict().values()):
+            assert float((p - q).norm() / p.norm()) <= rel, (a.seed, name)
+
+
+OPTIMIZERS = [{"optimizer": "adam", "learning_rate": 1e-2}, {"optimizer": "rmsprop", "learning_rate": 1e-2},
+              {"optimizer": "sgd", "momentum": 0.9, "learning_rate": 1e-1}]
+CLIPS = [{}, {"clip": "norm", "threshold": 0.1}, {"clip": "value", "threshold": 0.02}]
+
+
+@pytest.mark.parametrize("clip", CLIPS, ids=["no-clip", "clip-norm", "clip-value"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: o["optimizer"])
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_seeds_trained_together_are_the_seeds_trained_one_by_one(mode, optimizer, clip):
+    config = training.TrainingConfig(steps=12, **optimizer, **clip)
+    alone, together = one_by_one_and_together(lambda built: adding_build(mode, built=built), config, [0, 1, 2])
+    assert_same_runs(alone, together)
+    clipped = sum(sum(run.history.clipped) for run in alone[0])
+    assert clipped > 0 if clip else clipped == 0  # the thresholds act on some steps
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_torch_nn_models_trained_together_are_those_trained_one_by_one(mode):
+    config = training.TrainingConfig(steps=12, learning_rate=1e-2, clip="norm", threshold=0.1)
+    alone, together = one_by_one_and_together(lambda built: adding_build(mode, torch.nn, built), config, [0, 1])
+    assert_same_runs(alone, together)
+    assert all(type(net.rnn) is getattr(torch.nn, mode) for net in together[1].values())
+
+
+def test_a_seed_that_blows_up_stops_where_it_would_alone_and_the_others_go_on():
+    # ReLU networks whose W_hh is 50 and 100 times PyTorch's draw (seeds 2 and 6) blow up at once under a learning
+    # rate that suits the others; where each stops was read from training them alone.
+    config = training.TrainingConfig(steps=15, learning_rate=0.1, optimizer="sgd")
+    scales = {2: 50.0, 6: 100.0}
+    alone, together = one_by_one_and_together(
+        lambda built: adding_build("RNN", built=built, scales=scales, nonlinearity="relu"), config, [0, 2, 5, 6])
+    assert_same_runs(alone, together)
+    runs = together[0]
+    assert [run.error.step if run.error else None for run in runs] == [None, 2, None, 1]
+    assert runs[3].seconds < runs[1].seconds < min(runs[0].seconds, runs[2].seconds)
+    without = experiments.run_seeds(adding_build("RNN", nonlinearity="relu"), tasks.adding_loss, config, [0, 5],
+                                    evaluate, batched=True)
+    for run, undisturbed in zip(runs[::2], without):
+        assert run.history.loss == pytest.approx(undisturbed.history.loss, rel=1e-12, abs=0)
+        assert run.score == pytest.approx(undisturbed.score, rel=1e-12, abs=0)
+
+
+def test_checkpoints_of_seeds_trained_together_are_those_of_one_by_one():
+    config = training.TrainingConfig(steps=10, learning_rate=1e-2)
+    alone, together = one_by_one_and_together(lambda built: adding_build("GRU", built=built), config, [4, 5],
+                                              evaluate_every=4)
+    assert [step for step, _ in together[0][0].checkpoints] == [4, 8, 10]
+    assert_same_runs(alone, together)
+
+
+def test_seeds_trained_together_draw_from_their_own_generators():
+    def build(seed):  # batches and evaluation from the global generators, as seeded for this seed
+        return models.LastStep(gatedrnn.RNN(2, 4), 1), lambda step: tasks.adding_problem(5, 4)
+
+    def evaluate_drawing(net):
+        inputs, targets = tasks.adding_problem(5, 32)
+        return tasks.adding_loss(net(inputs), targets)
+
+    config = training.TrainingConfig(steps=6, learning_rate=1e-2)
+    results = []
+    for batched in (False, True):
+        runs = experiments.run_seeds(build, tasks.adding_loss, config, [0, 1, 2], evaluate_drawing, batched=batched)
+        results.append((runs, torch.rand(1).item()))
+    (alone, next_alone), (together, next_together) = results
+    for a, b in zip(alone, together):
+        assert b.history.loss == pytest.approx(a.history.loss, rel=1e-12) and b.score == pytest.approx(a.score)
+    assert len({run.score for run in together}) == 3
+    assert next_together == next_alone  # the global generators end where the loop one seed after the other leaves them
+
+
+def test_the_progress_bar_counts_every_step_of_seeds_trained_together(monkeypatch):
+    counted = {}
+
+    class Recorder(experiments.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "disable": True})
+            counted["total"] = kwargs["total"]
+
+        def update(self, n=1):
+            counted["n"] = counted.get("n", 0) + n
+
+    monkeypatch.setattr(experiments, "tqdm", Recorder)
+    config = training.TrainingConfig(steps=8, learning_rate=0.1, optimizer="sgd")
+    build = adding_build("RNN", scales={2: 50.0}, nonlinearity="relu")  # seed 2 stops at step 2
+    runs = experiments.run_seeds(build, tasks.adding_loss, config, [2, 0], evaluate, batched=True)
+    assert runs[0].error is not None and counted == {"total": 16, "n": 16}
+
+
+def test_bad_arguments_of_seeds_trained_together_are_named():
+    config = training.TrainingConfig(steps=1, learning_rate=1e-2)
+    with pytest.raises(TypeError, match="batched: expected a bool, got str 'yes'"):
+        experiments.run_seeds(build, tasks.adding_loss, config, [0], evaluate, batched="yes")
+    mixed = lambda seed: build(seed, H=8 + seed)  # noqa: E731
+    with pytest.raises(ValueError, match="build: seeds trained together need one architecture"):
+        experiments.run_seeds(mixed, tasks.adding_loss, config, [0, 1], evaluate, batched=True)
+
+
 def test_train_on_adding_is_training_on_the_adding_batches_of_seed_plus_the_offset():
     config = training.TrainingConfig(steps=15, learning_rate=1e-2)
     torch.manual_seed(0)

@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 
 from gatedrnn import tasks
 from gatedrnn.runtime import seed_everything
+from gatedrnn.seeds import Generators, SeedStack
 from gatedrnn.training import History, NonFiniteError, TrainingConfig, train_or_stop
-from gatedrnn.validation import check_size
+from gatedrnn.validation import check_flag, check_size
 
 # The adding-problem batches of seed s are drawn from generator seed ADDING_DATA_OFFSET + s, so that a run's data and
 # its initial weights (drawn from seed s) are independent streams.
@@ -29,9 +30,9 @@ Batches = Callable[[int], tuple[Tensor, Tensor]]
 @dataclass(frozen=True)
 class SeedRun:
     """One training run: its ``seed``, the :class:`~gatedrnn.training.History`, the ``error`` that stopped it (or
-    None), the ``score`` the evaluation gave afterwards (NaN if it stopped), its training time in ``seconds``, and
-    the ``(steps taken, score)`` pairs evaluated along the way (a learning curve on held-out data; empty unless
-    asked for)."""
+    None), the ``score`` the evaluation gave afterwards (NaN if it stopped), its training time in ``seconds`` (its
+    share of the time when seeds train together), and the ``(steps taken, score)`` pairs evaluated along the way
+    (a learning curve on held-out data; empty unless asked for)."""
 
     seed: int
     history: History
@@ -67,6 +68,7 @@ def run_seeds(
     evaluate: Callable[[nn.Module], float],
     label: str = "",
     evaluate_every: int | None = None,
+    batched: bool = False,
 ) -> list[SeedRun]:
     """Train one model per seed and score it.
 
@@ -77,6 +79,16 @@ def run_seeds(
     must then leave the global random state alone, or it would change the training that follows. ``seconds`` is the
     training time alone. A run that meets inf/NaN is kept, with its error and a NaN score. One progress bar, named
     ``label``, counts the steps of all runs; it is silent when ``TQDM_DISABLE=1`` (the book's build sets it).
+
+    With ``batched=True`` the seeds train together (``gatedrnn.seeds.SeedStack``): every model is built
+    first, then each step runs all seeds' forward and backward passes as one batched computation, each seed on its
+    own batch, with its own ‖g‖, clipping and optimizer state. A seed that meets inf/NaN stops there, as it would
+    alone, and the others go on. Each seed's batches and evaluations draw from its own generators, as seeded and
+    left by its ``build``, so the runs are those of the loop above up to rounding, and ``seconds`` is the seed's
+    share of the batched training time (each step's time split among the seeds it trained). Every seed's model
+    must have one architecture, whose forward pass and ``loss_fn`` draw no random numbers; ``torch.nn``'s RNN,
+    LSTM and GRU are run as the package's drop-ins, which compute the same function (PyTorch's fused kernels cannot
+    be batched over seeds).
     """
     if not isinstance(config, TrainingConfig):
         raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
@@ -85,32 +97,99 @@ def run_seeds(
         raise ValueError(f"seeds: expected one or more ints, got {seeds!r}")
     if evaluate_every is not None:
         check_size("evaluate_every", evaluate_every)
-    runs = []
+    check_flag("batched", batched)
     with tqdm(total=len(seeds) * config.steps, desc=label, unit="step", leave=False,
               disable=progress_disabled()) as bar:
-        for seed in seeds:
-            seed_everything(seed)
-            model, batches = build(seed)
-            checkpoints, evaluating = [], 0.0
+        run = _run_together if batched else _run_one_by_one
+        return run(build, loss_fn, config, seeds, evaluate, evaluate_every, bar)
 
-            def on_step(step: int, loss: float) -> None:
-                nonlocal evaluating
-                bar.update()
-                if evaluate_every is not None and (step + 1) % evaluate_every == 0 and step + 1 < config.steps:
-                    begun = time.perf_counter()
-                    checkpoints.append((step + 1, _score(model, evaluate)))
-                    evaluating += time.perf_counter() - begun
 
-            start = time.perf_counter()
-            history, error = train_or_stop(model, batches, loss_fn, config, on_step)
-            seconds = time.perf_counter() - start - evaluating
-            bar.update(config.steps - len(history))  # the steps a stopped run will not take
-            score = math.nan
-            if error is None:
-                score = _score(model, evaluate)
-                if evaluate_every is not None:
-                    checkpoints.append((config.steps, score))
-            runs.append(SeedRun(seed, history, error, score, seconds, tuple(checkpoints)))
+def _checkpoint_due(step: int, evaluate_every: int | None, steps: int) -> bool:
+    """Whether the model is scored after step ``step`` (0-based), before the last."""
+    return evaluate_every is not None and (step + 1) % evaluate_every == 0 and step + 1 < steps
+
+
+def _run_one_by_one(
+    build: Callable[[int], tuple[nn.Module, Batches]],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    config: TrainingConfig,
+    seeds: list[int],
+    evaluate: Callable[[nn.Module], float],
+    evaluate_every: int | None,
+    bar: tqdm,
+) -> list[SeedRun]:
+    """:func:`run_seeds`, one seed after the other."""
+    runs = []
+    for seed in seeds:
+        seed_everything(seed)
+        model, batches = build(seed)
+        checkpoints, evaluating = [], 0.0
+
+        def on_step(step: int, loss: float) -> None:
+            nonlocal evaluating
+            bar.update()
+            if _checkpoint_due(step, evaluate_every, config.steps):
+                begun = time.perf_counter()
+                checkpoints.append((step + 1, _score(model, evaluate)))
+                evaluating += time.perf_counter() - begun
+
+        start = time.perf_counter()
+        history, error = train_or_stop(model, batches, loss_fn, config, on_step)
+        seconds = time.perf_counter() - start - evaluating
+        bar.update(config.steps - len(history))  # the steps a stopped run will not take
+        score = math.nan
+        if error is None:
+            score = _score(model, evaluate)
+            if evaluate_every is not None:
+                checkpoints.append((config.steps, score))
+        runs.append(SeedRun(seed, history, error, score, seconds, tuple(checkpoints)))
+    return runs
+
+
+def _run_together(
+    build: Callable[[int], tuple[nn.Module, Batches]],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    config: TrainingConfig,
+    seeds: list[int],
+    evaluate: Callable[[nn.Module], float],
+    evaluate_every: int | None,
+    bar: tqdm,
+) -> list[SeedRun]:
+    """:func:`run_seeds`, every seed at once (``batched=True``)."""
+    models, streams, generators = [], [], []
+    for seed in seeds:
+        seed_everything(seed)
+        model, batches = build(seed)
+        models.append(model)
+        streams.append(batches)
+        generators.append(Generators())
+    seconds, checkpoints = [0.0] * len(seeds), [[] for _ in seeds]
+    begun = time.perf_counter()
+    stack = SeedStack(models, loss_fn, config)
+    for step in range(config.steps):
+        training = list(stack.active)
+        stopped = stack.step(step, [generators[s].call(streams[s], step) for s in training])
+        bar.update(len(stack.active) + len(stopped) * (config.steps - step))
+        share = (time.perf_counter() - begun) / len(training)
+        for s in training:
+            seconds[s] += share
+        if not stack.active:
+            break
+        if _checkpoint_due(step, evaluate_every, config.steps):
+            stack.write_back()
+            for s in stack.active:
+                checkpoints[s].append((step + 1, generators[s].call(_score, models[s], evaluate)))
+        begun = time.perf_counter()
+    stack.write_back()
+    runs = []
+    for s, seed in enumerate(seeds):
+        score = math.nan
+        if stack.errors[s] is None:
+            score = generators[s].call(_score, models[s], evaluate)
+            if evaluate_every is not None:
+                checkpoints[s].append((config.steps, score))
+        runs.append(SeedRun(seed, stack.histories[s], stack.errors[s], score, seconds[s], tuple(checkpoints[s])))
+    generators[-1].restore()  # the global generators end as the loop one seed after the other leaves them
     return runs
 
 

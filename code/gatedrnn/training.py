@@ -85,6 +85,13 @@ def make_optimizer(parameters, config: TrainingConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(parameters, lr=config.learning_rate)
 
 
+def check_loss(loss: object) -> Tensor:
+    """``loss`` itself when it is what ``loss_fn`` must return, a one-element tensor; a ValueError otherwise."""
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        raise ValueError(f"loss_fn: expected a scalar tensor, got {getattr(loss, 'shape', type(loss).__name__)}")
+    return loss
+
+
 def train(
     model: nn.Module,
     batches: Callable[[int], tuple[Tensor, Tensor]],
@@ -107,9 +114,7 @@ def train(
     model.train()
     for step in range(config.steps):
         inputs, targets = batches(step)
-        loss = loss_fn(model(inputs), targets)
-        if not isinstance(loss, Tensor) or loss.numel() != 1:
-            raise ValueError(f"loss_fn: expected a scalar tensor, got {getattr(loss, 'shape', type(loss).__name__)}")
+        loss = check_loss(loss_fn(model(inputs), targets))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm, loss_value = clipping.gradient_norm(parameters), loss.item()
