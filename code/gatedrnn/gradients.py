@@ -34,15 +34,20 @@ def grad_norms_through_time(
         raise TypeError(f"loss_fn: expected a callable output -> scalar, got {type(loss_fn).__name__}")
     with torch.enable_grad():
         output, _, hidden = rnn.unroll(inputs, hx)
-        loss = loss_fn(output)
-        if not isinstance(loss, Tensor) or loss.numel() != 1:
-            shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
-            raise ValueError(f"loss_fn: expected a scalar tensor, got {shape}")
-        if not loss.requires_grad:
-            raise ValueError("loss_fn: its value does not depend on the module's output")
-        grads = torch.autograd.grad(loss.reshape(()), hidden, allow_unused=True)
+        grads = torch.autograd.grad(scalar_loss(loss_fn(output)), hidden, allow_unused=True)
     norms = [torch.zeros((), dtype=h.dtype, device=h.device) if g is None else torch.linalg.vector_norm(g) for g, h in zip(grads, hidden)]
     return torch.stack(norms).detach()
+
+
+def scalar_loss(loss: object) -> Tensor:
+    """The value of a ``loss_fn`` checked for the instrument: a tensor of one element that depends on the output (so
+    that it has a gradient), returned as a 0-d tensor."""
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise ValueError(f"loss_fn: expected a scalar tensor, got {shape}")
+    if not loss.requires_grad:
+        raise ValueError("loss_fn: its value does not depend on the module's output")
+    return loss.reshape(())
 
 
 def last_step_profile(

@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gatedrnn import validation
+from gatedrnn.gradients import scalar_loss
 from gatedrnn.layers import GRU, LSTM
 
 try:
@@ -581,11 +582,5 @@ def fused_grad_norms(
             output, _ = lstm_layer(*args, c0, grad_norms=norms)
         else:
             output, _ = gru_layer(*args, grad_norms=norms)
-        loss = loss_fn(output)
-        if not isinstance(loss, Tensor) or loss.numel() != 1:
-            shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
-            raise ValueError(f"loss_fn: expected a scalar tensor, got {shape}")
-        if not loss.requires_grad:
-            raise ValueError("loss_fn: its value does not depend on the module's output")
-        torch.autograd.grad(loss.reshape(()), h0)
+        torch.autograd.grad(scalar_loss(loss_fn(output)), h0)
     return norms
