@@ -6,6 +6,8 @@ Modules follow the book's concepts: :mod:`~gatedrnn.cells` (one step of each mod
 :mod:`~gatedrnn.initialisation` (scaled orthogonal and identity W_hh), :mod:`~gatedrnn.tasks` (the adding problem,
 the copy task, sequential digits), :mod:`~gatedrnn.models` (a module with a readout), :mod:`~gatedrnn.clipping` and
 :mod:`~gatedrnn.training` (the training loop), :mod:`~gatedrnn.experiments` (one experiment over many seeds),
+:mod:`~gatedrnn.seeds` (many seeds trained as one computation), :mod:`~gatedrnn.kernels` (fused Triton layers that
+keep the per-step gradient norms; imported on demand, since it needs Triton),
 :mod:`~gatedrnn.benchmarks` (chapter 9's tasks as experiments), :mod:`~gatedrnn.text` (characters as data),
 :mod:`~gatedrnn.forecasting` (the sunspot series, naive forecasts and a linear autoregression),
 :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates` (recording gate values),
