@@ -149,3 +149,148 @@ def test_sequential_digits_same_seed_same_split_and_arguments_checked():
         tasks.sequential_digits("valid")
     with pytest.raises(ValueError, match="by: expected 'pixel' or 'row', got 'column'"):
         tasks.sequential_digits("train", by="column")
+
+
+def anbn_reference(n):
+    """aⁿbⁿ and its end marker as a next-symbol task, from the string itself: read w[:-1], predict w[1:]."""
+    code = {"a": tasks.ANBN_A, "b": tasks.ANBN_B, "$": tasks.ANBN_END}
+    w = [code[s] for s in "a" * n + "b" * n + "$"]
+    return w[:-1], w[1:]
+
+
+def next_symbols(prefix, largest_n):
+    """Every symbol that follows ``prefix`` in some aⁿbⁿ$ with 1 <= n <= largest_n: the definition of determined."""
+    words = ["a" * n + "b" * n + "$" for n in range(1, largest_n + 1)]
+    return {w[len(prefix)] for w in words if w.startswith(prefix) and len(w) > len(prefix)}
+
+
+@pytest.mark.parametrize("ns", [[1], [3, 1, 2], [7, 7], list(range(1, 13))])
+def test_anbn_strings_are_the_language_with_the_end_marker_and_padding_after_it(ns):
+    inputs, targets, determined = tasks.anbn_strings(ns)
+    T = 2 * max(ns)
+    assert inputs.shape == targets.shape == determined.shape == (T, len(ns))
+    assert inputs.dtype == targets.dtype == torch.int64 and determined.dtype == torch.bool
+    for i, n in enumerate(ns):
+        read, predict = anbn_reference(n)
+        assert inputs[:2 * n, i].tolist() == read and targets[:2 * n, i].tolist() == predict
+        assert bool((inputs[2 * n:, i] == tasks.ANBN_END).all())
+        assert bool((targets[2 * n:, i] == tasks.ANBN_IGNORE).all())
+        assert int((targets[:, i] == tasks.ANBN_END).sum()) == 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+def test_anbn_determined_marks_exactly_the_steps_whose_next_symbol_the_prefix_fixes(n):
+    _, _, determined = tasks.anbn_strings([n])
+    word = "a" * n + "b" * n
+    expected = [len(next_symbols(word[:t + 1], 3 * n)) == 1 for t in range(2 * n)]
+    assert determined[:, 0].tolist() == expected
+    assert int(determined.sum()) == n  # the b's after the first, and the end marker
+
+
+def counting_oracle(inputs):
+    """Logits of a perfect counter: after reading an a, say a (a guess; b is as good), after the k-th b of n, b while
+    k < n and the end marker when k = n; after the end, anything."""
+    T, N = inputs.shape
+    logits = torch.zeros(T, N, tasks.ANBN_CLASSES)
+    for i in range(N):
+        a_read = b_read = 0
+        for t in range(T):
+            symbol = inputs[t, i].item()
+            a_read += symbol == tasks.ANBN_A
+            b_read += symbol == tasks.ANBN_B
+            if symbol == tasks.ANBN_A:
+                guess = tasks.ANBN_A
+            elif symbol == tasks.ANBN_B:
+                guess = tasks.ANBN_B if b_read < a_read else tasks.ANBN_END
+            else:
+                guess = tasks.ANBN_END
+            logits[t, i, guess] = 1.0
+    return logits
+
+
+def test_a_counting_oracle_scores_one_and_always_predicting_b_scores_zero():
+    inputs, targets, determined = tasks.anbn_held_out(1, 30)
+    assert tasks.anbn_accuracy(counting_oracle(inputs), targets, determined) == 1.0
+    always_b = torch.zeros(*inputs.shape, tasks.ANBN_CLASSES)
+    always_b[..., tasks.ANBN_B] = 1.0
+    assert tasks.anbn_accuracy(always_b, targets, determined) == 0.0  # every b right, every end marker wrong
+    # wrong guesses where the next symbol is open (after an a) do not count against a string
+    guess_b = counting_oracle(inputs)
+    guess_b[inputs == tasks.ANBN_A] = torch.tensor([0.0, 1.0, 0.0])
+    assert tasks.anbn_accuracy(guess_b, targets, determined) == 1.0
+    one_wrong = counting_oracle(inputs)
+    one_wrong[20, 10] = torch.tensor([0.0, 0.0, 1.0])  # n = 11: the 10th b of 11 read, b is next
+    assert tasks.anbn_correct(one_wrong, targets, determined).tolist() == [n != 11 for n in range(1, 31)]
+
+
+def test_a_counter_that_stops_at_ten_passes_training_lengths_and_fails_the_held_out_ones():
+    def bounded(inputs):  # counts a's up to 10 only: a finite-state imitation of counting
+        logits = counting_oracle(inputs.clone())
+        for i in range(inputs.shape[1]):
+            n = int((inputs[:, i] == tasks.ANBN_A).sum())
+            if n > 10:
+                logits[:, i] = 0.0
+                logits[:, i, tasks.ANBN_B] = 1.0
+                logits[n + 9, i] = torch.tensor([0.0, 0.0, 1.0])  # the end marker after the tenth b
+        return logits
+
+    train = tasks.anbn_held_out(1, 10)
+    test = tasks.anbn_held_out(11, 50)
+    assert tasks.anbn_accuracy(bounded(train[0]), *train[1:]) == 1.0
+    assert tasks.anbn_accuracy(bounded(test[0]), *test[1:]) == 0.0
+    assert test[0].shape == (100, 40) and torch.equal((test[0] == tasks.ANBN_A).sum(0), torch.arange(11, 51))
+
+
+def test_sequence_cross_entropy_skips_the_padding_of_anbn():
+    from gatedrnn.models import sequence_cross_entropy
+
+    inputs, targets, _ = tasks.anbn_strings([1, 4])
+    logits = torch.randn(*inputs.shape, tasks.ANBN_CLASSES, generator=torch.Generator().manual_seed(0))
+    log_p = logits.log_softmax(-1)
+    real = [(t, i) for t in range(8) for i in range(2) if t < 2 * [1, 4][i]]
+    expected = -sum(log_p[t, i, targets[t, i]] for t, i in real) / len(real)
+    assert sequence_cross_entropy(logits, targets).item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_anbn_batch_draws_n_uniformly_in_its_range_and_reproducibly():
+    inputs, targets, determined = tasks.anbn_batch(20_000, 10, min_n=3, generator=torch.Generator().manual_seed(0))
+    n = (inputs == tasks.ANBN_A).sum(0)
+    assert int(n.min()) == 3 and int(n.max()) == 10 and inputs.shape == (20, 20_000)
+    counts = torch.bincount(n, minlength=11)[3:].double()
+    assert (counts / counts.sum() - 1 / 8).abs().max() < 0.01
+    assert torch.equal((inputs == tasks.ANBN_B).sum(0), n) and torch.equal(determined.sum(0), n)
+    again = tasks.anbn_batch(20_000, 10, min_n=3, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(again, (inputs, targets, determined)))
+
+
+def test_anbn_batches_is_a_seeded_stream_of_inputs_and_targets():
+    first, again = tasks.anbn_batches(8, 6, 1), tasks.anbn_batches(8, 6, 1)
+    x0, y0 = first(0)
+    x1, _ = first(1)
+    assert x0.shape[1] == 8 and not torch.equal(x0, x1)
+    torch.testing.assert_close(again(0), (x0, y0))
+    torch.testing.assert_close(tasks.anbn_batch(8, 6, generator=torch.Generator().manual_seed(1))[:2], (x0, y0))
+
+
+def test_anbn_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="max_n: expected an int >= 1, got 0"):
+        tasks.anbn_batch(4, 0)
+    with pytest.raises(ValueError, match="min_n: expected at most max_n = 5, got 6"):
+        tasks.anbn_batch(4, 5, min_n=6)
+    with pytest.raises(TypeError, match="batch_size: expected an int"):
+        tasks.anbn_batch(4.0, 5)
+    with pytest.raises(ValueError, match="min_n: expected at most max_n = 10, got 11"):
+        tasks.anbn_held_out(11, 10)
+    with pytest.raises(TypeError, match="seed: expected an int"):
+        tasks.anbn_batches(4, 5, 0.5)
+    with pytest.raises(ValueError, match="min_n: expected an int >= 1, got 0"):
+        tasks.anbn_batches(4, 5, 0, min_n=0)
+    with pytest.raises(ValueError, match="ns: expected a non-empty sequence"):
+        tasks.anbn_strings([])
+    with pytest.raises(ValueError, match=r"ns\[1\]: expected an int >= 1, got 0"):
+        tasks.anbn_strings([2, 0])
+    _, targets, determined = tasks.anbn_strings([2, 3])
+    with pytest.raises(ValueError, match="logits, targets, determined: expected shapes"):
+        tasks.anbn_accuracy(torch.zeros(6, 2), targets, determined)
+    with pytest.raises(TypeError, match="determined: expected a bool tensor"):
+        tasks.anbn_accuracy(torch.zeros(6, 2, 3), targets, determined.long())

@@ -11,6 +11,12 @@ blanks, a delimiter, and the network must then write the ten symbols back.
 Sequential digits: scikit-learn's 8×8 handwritten digits, read one pixel (T = 64) or one row (T = 8) per step,
 a stand-in for pixel-by-pixel MNIST that ships with the library, so nothing is downloaded.
 
+The counting language aⁿbⁿ, as Weiss, Goldberg and Yahav (2018) train it: a network reads the strings of the language
+one symbol at a time and predicts the next symbol, the end marker included, from positive examples only. Once the
+first b has been read, every next symbol is determined, and predicting when the b's stop takes a count of the a's;
+trained on small n and tested on larger ones, a network shows whether it has learnt to count or only the lengths it
+saw.
+
 Every task is time-first, like the package's layers: inputs [T, N, ...].
 """
 
@@ -163,3 +169,108 @@ def sequential_digits(
     inputs = images.reshape(len(chosen), 64, 1) if by == "pixel" else images
     inputs = inputs.transpose(0, 1).to(device=device, dtype=dtype or torch.get_default_dtype())
     return inputs, labels.to(device)
+
+
+ANBN_A, ANBN_B, ANBN_END = 0, 1, 2  # the symbols of aⁿbⁿ and the end marker
+ANBN_CLASSES = 3
+# PyTorch's default ignore_index: F.cross_entropy, and so models.sequence_cross_entropy, skips the padding after a
+# string's end marker and averages over the real positions only.
+ANBN_IGNORE = -100
+
+
+def _check_ns(ns: object) -> list[int]:
+    if isinstance(ns, Tensor):
+        ns = ns.tolist()
+    if not isinstance(ns, (list, tuple, range)) or len(ns) == 0:
+        raise ValueError(f"ns: expected a non-empty sequence of ints >= 1, got {ns!r}")
+    return [check_size(f"ns[{i}]", n) for i, n in enumerate(ns)]
+
+
+def _check_n_range(min_n: object, max_n: object) -> tuple[int, int]:
+    lo, hi = check_size("min_n", min_n), check_size("max_n", max_n)
+    if lo > hi:
+        raise ValueError(f"min_n: expected at most max_n = {hi}, got {lo}")
+    return lo, hi
+
+
+def anbn_strings(ns, *, device: torch.device | str | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The strings aⁿbⁿ for each n in ``ns`` as next-symbol prediction: inputs, targets and determined, each [T, N]
+    (time-first) with T = 2 · max(ns) and N = len(ns).
+
+    Column i reads aⁿbⁿ (n = ns[i]) in its first 2n steps, then the end marker as padding; its targets are the next
+    symbols, aⁿ⁻¹bⁿ then the end marker at step 2n - 1, then :data:`ANBN_IGNORE`. ``determined`` (bool) is True at
+    the n steps whose next symbol the string's prefix fixes: after each b read, the next symbol is b while fewer b's
+    than a's have been read, and the end marker once they are equal. After an a, the next symbol may be a or b.
+    """
+    ns = _check_ns(ns)
+    n = torch.tensor(ns)
+    T = 2 * max(ns)
+    t = torch.arange(T).unsqueeze(1)  # [T, 1] against n [N]
+    inputs = torch.where(t < n, ANBN_A, torch.where(t < 2 * n, ANBN_B, ANBN_END))
+    targets = torch.where(t < n - 1, ANBN_A, torch.where(t < 2 * n - 1, ANBN_B,
+                                                         torch.where(t == 2 * n - 1, ANBN_END, ANBN_IGNORE)))
+    determined = inputs == ANBN_B
+    return inputs.to(device), targets.to(device), determined.to(device)
+
+
+def anbn_batch(
+    batch_size: int,
+    max_n: int,
+    *,
+    min_n: int = 1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """A batch of :func:`anbn_strings` with each n drawn uniformly from ``min_n … max_n`` (from ``generator``, on the
+    CPU): inputs, targets and determined, [T, N] with T = 2 · (the largest n drawn)."""
+    N = check_size("batch_size", batch_size)
+    lo, hi = _check_n_range(min_n, max_n)
+    return anbn_strings(torch.randint(lo, hi + 1, (N,), generator=generator), device=device)
+
+
+def anbn_batches(
+    batch_size: int,
+    max_n: int,
+    seed: int,
+    *,
+    min_n: int = 1,
+    device: torch.device | str | None = None,
+) -> Callable[[int], tuple[Tensor, Tensor]]:
+    """A seeded stream of fresh aⁿbⁿ batches for :func:`gatedrnn.training.train`: ``batches(step)`` gives
+    ``(inputs, targets)`` of :func:`anbn_batch`, for :class:`~gatedrnn.models.EveryStep` with ``classes =
+    ANBN_CLASSES`` and the loss :func:`~gatedrnn.models.sequence_cross_entropy`, which skips the padding."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    check_size("batch_size", batch_size)
+    _check_n_range(min_n, max_n)
+    generator = torch.Generator().manual_seed(seed)
+    return lambda step: anbn_batch(batch_size, max_n, min_n=min_n, generator=generator, device=device)[:2]
+
+
+def anbn_held_out(min_n: int, max_n: int, *, device: torch.device | str | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Every string aⁿbⁿ with n from ``min_n`` to ``max_n``, once each, in order of n (there is one string for each
+    n): :func:`anbn_strings` of ``range(min_n, max_n + 1)``, the test set of n longer than those trained on."""
+    lo, hi = _check_n_range(min_n, max_n)
+    return anbn_strings(range(lo, hi + 1), device=device)
+
+
+def anbn_correct(logits: Tensor, targets: Tensor, determined: Tensor) -> Tensor:
+    """For each string, whether every determined prediction is right: bool [N] from logits [T, N, C], targets and
+    determined [T, N] of :func:`anbn_strings`.
+
+    A prediction is the most likely next symbol (argmax of the logits). Only the determined steps count (the b's
+    after the first, and the end marker), so a string is right when the network knew from the count alone where its
+    b's end. The steps after an a, where a and b are both possible, are not scored.
+    """
+    if logits.dim() != 3 or logits.shape[:2] != targets.shape or determined.shape != targets.shape:
+        raise ValueError(f"logits, targets, determined: expected shapes [T, N, C], [T, N], [T, N], got "
+                         f"{tuple(logits.shape)}, {tuple(targets.shape)}, {tuple(determined.shape)}")
+    if determined.dtype != torch.bool:
+        raise TypeError(f"determined: expected a bool tensor, got {determined.dtype}")
+    right = logits.argmax(-1) == targets
+    return (right | ~determined).all(0)
+
+
+def anbn_accuracy(logits: Tensor, targets: Tensor, determined: Tensor) -> float:
+    """The fraction of strings whose every determined prediction is right (:func:`anbn_correct`)."""
+    return anbn_correct(logits, targets, determined).double().mean().item()
