@@ -352,8 +352,6 @@ def test_attributes_read_by_models_are_torchs():
     assert repr(m) == "VariantLSTM(3, 4, variant='CIFG')"
 
 
-@pytest.mark.xfail(raises=TypeError, strict=True,
-                   reason="models._check_recurrent does not list the variants yet: remove this mark with that change")
 @pytest.mark.parametrize("family", ["LSTM", "GRU"])
 def test_variants_run_inside_last_step_and_every_step(family):
     cls = VariantLSTM if family == "LSTM" else VariantGRU

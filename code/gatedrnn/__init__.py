@@ -8,6 +8,8 @@ the copy task, sequential digits), :mod:`~gatedrnn.models` (a module with a read
 :mod:`~gatedrnn.training` (the training loop), :mod:`~gatedrnn.experiments` (one experiment over many seeds),
 :mod:`~gatedrnn.seeds` (many seeds trained as one computation), :mod:`~gatedrnn.kernels` (fused Triton layers that
 keep the per-step gradient norms; imported on demand, since it needs Triton),
+:mod:`~gatedrnn.variants` (LSTM and GRU variants for ablations), :mod:`~gatedrnn.normalised` (layer- and
+batch-normalised layers), :mod:`~gatedrnn.probes` (gradient norms through the depth of a CNN or a recurrence),
 :mod:`~gatedrnn.benchmarks` (chapter 9's tasks as experiments), :mod:`~gatedrnn.text` (characters as data),
 :mod:`~gatedrnn.forecasting` (the sunspot series, naive forecasts and a linear autoregression),
 :mod:`~gatedrnn.jacobians` (one step's Jacobian in closed form), :mod:`~gatedrnn.gates` (recording gate values),
@@ -19,7 +21,8 @@ GRU as three papers write it), :mod:`~gatedrnn.cost` (parameters, FLOPs, time), 
 """
 
 from gatedrnn import (benchmarks, bptt, clipping, cost, experiments, forecasting, gates, gru_conventions,
-                      initialisation, jacobians, minimal, models, speed, tasks, text, training)
+                      initialisation, jacobians, minimal, models, normalised, probes, speed, tasks, text,
+                      training, variants)
 from gatedrnn.cells import GRUCell, LSTMCell, RNNCell, gru_gates, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.gradients import decay_factor, grad_norms_through_time, last_step_profile
 from gatedrnn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled

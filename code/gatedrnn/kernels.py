@@ -25,14 +25,14 @@ carry into step t-1, ``dh_{t-1} ← dv_t W_hh`` (+ ``z ⊙ dh_t`` for the GRU), 
 **How the norms come out.** :func:`lstm_layer` and :func:`gru_layer` take an optional ``grad_norms`` tensor [T]; when
 the backward runs, it writes ``‖∂L/∂h_t‖`` into it (an ordinary buffer, not part of the graph).
 :func:`fused_grad_norms` does this for a :class:`gatedrnn.LSTM` or :class:`gatedrnn.GRU` and returns the same [T]
-tensor as :func:`gatedrnn.grad_norms_through_time`.
+tensor as :func:`gatedrnn.gradients.grad_norms_through_time`.
 
 **What it gives up.** The per-step states are not nodes of the autograd graph, so ``∂L/∂h_t`` itself is never
-available, only its norm (:func:`gatedrnn.grad_norms_through_time` and :meth:`gatedrnn.LSTM.unroll` keep every
+available, only its norm (:func:`gatedrnn.gradients.grad_norms_through_time` and :meth:`gatedrnn.layers.RecurrentBase.unroll` keep every
 ``h_t`` as a node); a loss can read the output sequence and the final state, but no other intermediate. Memory: the
 forward keeps 4·T·N·H numbers of gates besides the states (the LSTM's ``c_t`` too), the backward writes as many
 pre-activation gradients. Parallelism is over batch rows only: a batch of N rows runs ``ceil(N / BLOCK_N)``
-programs, so a small batch leaves most of a GPU idle; and H is bounded (:data:`MAX_HIDDEN`) because a program holds
+programs, so a small batch leaves most of a GPU idle; and H is bounded (``MAX_HIDDEN``) because a program holds
 a block of rows × all units in registers. Dtypes: float32 (products in IEEE float32, no TF32) and float64.
 
 **Where it runs.** On a CUDA device with Triton; on CPU tensors only under Triton's interpreter. Triton decides
@@ -45,7 +45,7 @@ module imports without Triton; only calling a kernel needs it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -547,7 +547,7 @@ def fused_grad_norms(
     loss_fn: Callable[[Tensor], Tensor],
     hx: Tensor | tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """‖∂L/∂h_t‖ for t = 0 … T-1, as :func:`gatedrnn.grad_norms_through_time`, computed by the fused kernels.
+    """‖∂L/∂h_t‖ for t = 0 … T-1, as :func:`gatedrnn.gradients.grad_norms_through_time`, computed by the fused kernels.
 
     ``rnn`` is a one-layer unidirectional :class:`gatedrnn.LSTM` (no projection) or :class:`gatedrnn.GRU` with
     ``batch_first=False``; ``inputs`` [T, N, I]; ``loss_fn`` maps the output [T, N, H] to a scalar; ``hx`` as the

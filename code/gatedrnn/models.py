@@ -15,9 +15,16 @@ from torch import Tensor, nn
 from gatedrnn.initialisation import forget_gate_bias_, identity_recurrent_, orthogonal_recurrent_
 from gatedrnn.layers import RecurrentBase
 from gatedrnn.minimal import MinGRU, MinLSTM
+from gatedrnn.normalised import BatchNormLSTM, LayerNormGRU, LayerNormLSTM
+from gatedrnn.variants import VariantGRU, VariantLSTM
 from gatedrnn.validation import check_size
 
-Recurrent = RecurrentBase | nn.RNNBase | MinGRU | MinLSTM
+# The layers a readout can sit on: the three models (the package's and torch.nn's), and the speed and recipe
+# chapters' minimal recurrences, variants and normalised layers.
+RECURRENT = (RecurrentBase, nn.RNNBase, MinGRU, MinLSTM, VariantLSTM, VariantGRU, LayerNormLSTM, LayerNormGRU,
+             BatchNormLSTM)
+Recurrent = (RecurrentBase | nn.RNNBase | MinGRU | MinLSTM | VariantLSTM | VariantGRU | LayerNormLSTM | LayerNormGRU
+             | BatchNormLSTM)
 # The plain network at PyTorch's initialisation, with an orthogonal W_hh, and as an IRNN (chapter 5); the gated two.
 MODES = ("RNN", "orthogonal RNN", "IRNN", "LSTM", "GRU")
 
@@ -53,8 +60,9 @@ def fused(
 
 
 def _check_recurrent(rnn: object) -> Recurrent:
-    if not isinstance(rnn, (RecurrentBase, nn.RNNBase, MinGRU, MinLSTM)):
-        raise TypeError(f"rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, or a gatedrnn MinGRU or MinLSTM, "
+    if not isinstance(rnn, RECURRENT):
+        names = ", ".join(kind.__name__ for kind in RECURRENT[2:])
+        raise TypeError(f"rnn: expected a gatedrnn or torch.nn RNN, LSTM or GRU, or a gatedrnn {names}, "
                         f"got {type(rnn).__name__}")
     if rnn.batch_first:
         raise ValueError("rnn: expected batch_first=False (inputs [T, N, I]), got batch_first=True")

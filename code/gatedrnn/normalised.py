@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
