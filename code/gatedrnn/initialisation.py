@@ -106,7 +106,7 @@ def _recurrent_blocks(rnn: Recurrent):
 def xavier_uniform_recurrent_(rnn: Recurrent, gain: float = 1.0, *, generator: torch.Generator | None = None) -> None:
     """Glorot and Bengio's (2010) uniform initialisation of every W_hh, one gate block at a time: each block
     [H, R] (R = H, or the projection size of an LSTM with ``proj_size``) is drawn from U(-a, a) with
-    a = ``gain`` · √(6 / (R + H)), so that its variance is ``gain``² · 2 / (fan_in + fan_out) with fan_in = R and
+    a = ``gain`` · √(6 / (R + H)), so that its variance is gain² · 2 / (fan_in + fan_out) with fan_in = R and
     fan_out = H. Other parameters are left as they are.
 
     Per block, not over the whole stacked matrix: each gate block is its own linear map from the R features of

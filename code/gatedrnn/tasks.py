@@ -198,7 +198,7 @@ def anbn_strings(ns, *, device: torch.device | str | None = None) -> tuple[Tenso
     (time-first) with T = 2 · max(ns) and N = len(ns).
 
     Column i reads aⁿbⁿ (n = ns[i]) in its first 2n steps, then the end marker as padding; its targets are the next
-    symbols, aⁿ⁻¹bⁿ then the end marker at step 2n - 1, then :data:`ANBN_IGNORE`. ``determined`` (bool) is True at
+    symbols, aⁿ⁻¹bⁿ then the end marker at step 2n - 1, then ``ANBN_IGNORE``. ``determined`` (bool) is True at
     the n steps whose next symbol the string's prefix fixes: after each b read, the next symbol is b while fewer b's
     than a's have been read, and the end marker once they are equal. After an a, the next symbol may be a or b.
     """

@@ -19,7 +19,7 @@ reset gate"`` sets r ≡ 1, so that the candidate always sees the whole previous
 reset-before forms coincide).
 
 A variant's weights keep torch.nn's names and stack the gate blocks it has in torch.nn's order, the missing ones
-left out (:data:`LSTM_BLOCKS`, :data:`GRU_BLOCKS`): ``weight_ih_l0`` [G·H, I], ``weight_hh_l0`` [G·H, H],
+left out (``LSTM_BLOCKS``, ``GRU_BLOCKS``): ``weight_ih_l0`` [G·H, I], ``weight_hh_l0`` [G·H, H],
 ``bias_ih_l0`` and ``bias_hh_l0`` [G·H]. The peephole variant adds ``peephole_i``, ``peephole_f``, ``peephole_o``
 [H]. Every parameter, peepholes included, is drawn from U(-1/√H, 1/√H) as torch.nn draws its own, in registration
 order with the peepholes last: a vanilla module drawn from a seed equals torch.nn's from the same seed, and a
@@ -231,10 +231,10 @@ class _Variant(nn.Module):
 
 
 class VariantLSTM(_Variant):
-    """One LSTM layer of the given ``variant`` (one of :data:`VARIANTS_LSTM`); ``"vanilla"`` is ``torch.nn.LSTM``.
+    """One LSTM layer of the given ``variant`` (one of ``VARIANTS_LSTM``); ``"vanilla"`` is ``torch.nn.LSTM``.
 
     Parameters ``weight_ih_l0`` [G·H, I], ``weight_hh_l0`` [G·H, H], ``bias_ih_l0``, ``bias_hh_l0`` [G·H] with the
-    blocks of :data:`LSTM_BLOCKS` (vanilla, peepholes: i, f, g, o; no input gate: f, g, o; no forget gate and CIFG:
+    blocks of ``LSTM_BLOCKS`` (vanilla, peepholes: i, f, g, o; no input gate: f, g, o; no forget gate and CIFG:
     i, g, o; no output gate: i, f, g), and for ``"peepholes"`` ``peephole_i``, ``peephole_f``, ``peephole_o`` [H].
     """
 
@@ -256,10 +256,10 @@ class VariantLSTM(_Variant):
 
 
 class VariantGRU(_Variant):
-    """One GRU layer of the given ``variant`` (one of :data:`VARIANTS_GRU`); ``"vanilla"`` is ``torch.nn.GRU``.
+    """One GRU layer of the given ``variant`` (one of ``VARIANTS_GRU``); ``"vanilla"`` is ``torch.nn.GRU``.
 
     Parameters ``weight_ih_l0`` [G·H, I], ``weight_hh_l0`` [G·H, H], ``bias_ih_l0``, ``bias_hh_l0`` [G·H] with the
-    blocks of :data:`GRU_BLOCKS` (vanilla: r, z, n; no reset gate: z, n).
+    blocks of ``GRU_BLOCKS`` (vanilla: r, z, n; no reset gate: z, n).
     """
 
     family = "GRU"
