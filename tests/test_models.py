@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import gatedrnn
-from gatedrnn import models
+from gatedrnn import models, normalised
 
 
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
@@ -55,6 +55,16 @@ def test_readouts_work_over_the_minimal_recurrences(make):
     tokens = torch.randint(0, 6, (7, 4))
     expected = minimal_states(symbols.rnn, F.one_hot(tokens, 6).double()) @ symbols.readout.weight.T
     torch.testing.assert_close(symbols(tokens), expected + symbols.readout.bias, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: normalised.LayerNormLSTM(3, 5), lambda: normalised.LayerNormGRU(3, 5),
+                                  lambda: normalised.BatchNormLSTM(3, 5, max_steps=7)])
+def test_last_step_reads_the_normalised_layers(make):
+    torch.manual_seed(0)
+    net = models.LastStep(make(), 2)
+    x = torch.randn(7, 4, 3)
+    output, _ = net.rnn(x)
+    torch.testing.assert_close(net(x), output[-1] @ net.readout.weight.T + net.readout.bias, rtol=0, atol=1e-12)
 
 
 def minimal_states(rnn, x):
