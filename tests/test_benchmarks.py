@@ -25,6 +25,19 @@ def test_adding_benchmark_trains_and_scores_like_the_task_by_hand():
     assert bench.name == "adding T = 6" and not bench.higher_is_better
 
 
+def test_adding_benchmark_in_float32_and_run_with_its_seeds_together():
+    bench = benchmarks.adding(6, 8, test_size=50, dtype=torch.float32)
+    net, batches = bench.make(gatedrnn.GRU(2, 5, dtype=torch.float32), 0)
+    assert batches(0)[0].dtype == torch.float32 and net.readout.weight.dtype == torch.float32
+    config = training.TrainingConfig(steps=5, learning_rate=1e-2)
+    bench = benchmarks.adding(6, 8, test_size=50)
+    alone = benchmarks.run(bench, lambda inputs: gatedrnn.GRU(inputs, 5), config, [0, 1])
+    together = benchmarks.run(bench, lambda inputs: gatedrnn.GRU(inputs, 5), config, [0, 1], batched=True)
+    for a, b in zip(alone, together):
+        assert b.history.loss == pytest.approx(a.history.loss, rel=1e-10)
+        assert b.score == pytest.approx(a.score, rel=1e-10)
+
+
 def test_copy_benchmark_scores_the_cross_entropy_of_every_step():
     bench = benchmarks.copy(4, 3, test_size=7)
     gatedrnn.seed_everything(0)

@@ -45,15 +45,17 @@ def _without_grad(score: Callable[[nn.Module], float]) -> Callable[[nn.Module], 
 
 
 def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
-           device: torch.device | str | None = None) -> Benchmark:
+           device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Benchmark:
     """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
-    ``test_size`` held-out sequences (``tasks.ADDING_BASELINE_MSE`` without memory)."""
+    ``test_size`` held-out sequences (``tasks.ADDING_BASELINE_MSE`` without memory); data in ``dtype`` (the
+    default dtype if None), which the recurrent layer must share."""
     T = check_size("sequence_length", sequence_length, minimum=2)
     test = tasks.adding_problem(T, check_size("test_size", test_size),
-                                generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device)
+                                generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device,
+                                dtype=dtype)
 
     def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
-        return models.LastStep(rnn, 1), tasks.adding_batches(T, batch_size, seed, device=device)
+        return models.LastStep(rnn, 1), tasks.adding_batches(T, batch_size, seed, device=device, dtype=dtype)
 
     return Benchmark(f"adding T = {T}", 2, make, tasks.adding_loss,
                      _without_grad(lambda net: float(tasks.adding_loss(net(test[0]), test[1]))))
@@ -99,11 +101,11 @@ def digits(by: str, batch_size: int, *, device: torch.device | str | None = None
 
 
 def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: TrainingConfig, seeds: Iterable[int],
-        label: str = "") -> list[SeedRun]:
+        label: str = "", *, batched: bool = False) -> list[SeedRun]:
     """Train ``benchmark`` from every seed: ``recurrent(input_size)`` builds a fresh recurrent layer after the seed is
     set (so the seed picks its initial weights), ``Benchmark.make`` adds the readout and the seed's batches, and
-    :func:`~gatedrnn.experiments.run_seeds` trains and scores."""
+    :func:`~gatedrnn.experiments.run_seeds` trains and scores (all seeds at once with ``batched=True``)."""
     if not isinstance(benchmark, Benchmark):
         raise TypeError(f"benchmark: expected a benchmarks.Benchmark, got {type(benchmark).__name__}")
     return run_seeds(lambda seed: benchmark.make(recurrent(benchmark.input_size), seed), benchmark.loss, config,
-                     seeds, benchmark.score, label=label or benchmark.name)
+                     seeds, benchmark.score, label=label or benchmark.name, batched=batched)

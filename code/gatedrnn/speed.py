@@ -9,7 +9,6 @@ chapter's quantities.
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -17,6 +16,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.checkpoint import checkpoint
 
+from gatedrnn import cost
 from gatedrnn.validation import check_size
 
 
@@ -141,19 +141,12 @@ def _flat(result: tuple[Tensor | list[Tensor], tuple[Tensor, ...]]) -> tuple[Ten
 
 def attainable_flops(device: torch.device | str, *, size: int = 1024, dtype: torch.dtype = torch.float32,
                      rounds: int = 5) -> float:
-    """The device's attainable rate of arithmetic, in floating-point operations per second: the best of ``rounds``
-    timings of one ``size``×``size`` by ``size``×``size`` matrix product (2 size³ operations), the most regular
-    work there is. A measured ceiling, not the vendor's peak; on a CPU it counts the threads torch uses."""
+    """The device's rate of arithmetic on the most regular work there is, in floating-point operations per second:
+    one ``size``×``size`` by ``size``×``size`` matrix product (2 size³ operations), its fastest of ``rounds`` runs
+    (:func:`gatedrnn.cost.fastest_seconds`). A measured reference, not the vendor's peak and not a ceiling (a fused
+    library kernel can beat it); on a CPU it counts the threads torch uses."""
     size, rounds = check_size("size", size), check_size("rounds", rounds)
     device = torch.device(device)
     a = torch.randn(size, size, device=device, dtype=dtype)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    a @ a  # warms the library up; not counted
-    times = []
-    for _ in range(rounds):
-        sync()
-        start = time.perf_counter()
-        a @ a
-        sync()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / min(times)
+    seconds = cost.fastest_seconds({"product": lambda: a @ a}, device=device, rounds=rounds, repeats=1, warmups=1)
+    return 2 * size**3 / seconds["product"]
