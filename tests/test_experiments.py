@@ -155,6 +155,20 @@ def test_seeds_trained_together_are_the_seeds_trained_one_by_one(mode, optimizer
     assert clipped > 0 if clip else clipped == 0  # the thresholds act on some steps
 
 
+@pytest.mark.parametrize("schedule", [{"schedule": "step", "decay_every": 4, "decay_factor": 0.5},
+                                      {"schedule": "cosine"}], ids=lambda s: s["schedule"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: o["optimizer"])
+def test_seeds_trained_together_follow_the_schedule_as_one_by_one(optimizer, schedule):
+    config = training.TrainingConfig(steps=12, **optimizer, **schedule)
+    alone, together = one_by_one_and_together(lambda built: adding_build("GRU", built=built), config, [0, 1, 2])
+    assert_same_runs(alone, together)
+    constant = training.TrainingConfig(steps=12, **optimizer)
+    (runs, _), _ = one_by_one_and_together(lambda built: adding_build("GRU", built=built), constant, [0])
+    # the schedule changes the run after its first update
+    assert runs[0].history.loss[:2] == alone[0][0].history.loss[:2]
+    assert runs[0].history.loss[-1] != alone[0][0].history.loss[-1]
+
+
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_torch_nn_models_trained_together_are_those_trained_one_by_one(mode):
     config = training.TrainingConfig(steps=12, learning_rate=1e-2, clip="norm", threshold=0.1)

@@ -1,6 +1,7 @@
 """Seeds trained as one computation: every row of the stack is updated as torch.optim and the clipping module update
 one model, the template computes the model's function, and each seed's generators are its own."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -31,6 +32,15 @@ CONFIGS = [
     training.TrainingConfig(steps=5, learning_rate=1e-2, optimizer="adam"),
     training.TrainingConfig(steps=5, learning_rate=1e-2, optimizer="rmsprop"),
 ]
+# Every optimizer under a schedule, against torch.optim with torch.optim.lr_scheduler's StepLR or CosineAnnealingLR
+SCHEDULERS = {
+    "step": lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.3),
+    "cosine": lambda optimizer: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=5),
+}
+SCHEDULED = [
+    dataclasses.replace(config, schedule=schedule, decay_every=2 if schedule == "step" else None, decay_factor=0.3)
+    for config in CONFIGS for schedule in SCHEDULERS
+]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
@@ -57,6 +67,26 @@ def test_the_optimizers_constants_are_torch_optims_defaults():
     assert seeds.RMSPROP_ALPHA == rmsprop["alpha"] and seeds.RMSPROP_EPS == rmsprop["eps"]
     sgd = torch.optim.SGD(p, lr=0.1, momentum=0.9).defaults
     assert sgd["dampening"] == 0 and not sgd["nesterov"]
+
+
+@pytest.mark.parametrize("config", SCHEDULED, ids=lambda c: f"{c.optimizer}-{c.momentum}-{c.schedule}")
+def test_every_row_follows_torch_optim_and_its_lr_scheduler(config):
+    params, grads = stacked_problem()
+    optimizer = seeds.StackedOptimizer(config)
+    rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
+    alone = [training.make_optimizer(row, config) for row in rows]
+    schedulers = [SCHEDULERS[config.schedule](o) for o in alone]
+    for step_grads in grads:
+        optimizer.step_(params, [g.clone() for g in step_grads])
+        for s in range(S):
+            for parameter, g in zip(rows[s], step_grads):
+                parameter.grad = g[s].clone()
+            alone[s].step()
+            schedulers[s].step()
+    for s in range(S):
+        for stacked, parameter in zip(params, rows[s]):
+            # float32; torch's schedulers reach the same rates by another order of products
+            torch.testing.assert_close(stacked[s], parameter.detach(), rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")

@@ -1,5 +1,6 @@
 """The training loop: it learns, it clips as configured, it equals a plain PyTorch loop, and it stops on inf/NaN."""
 
+import dataclasses
 import math
 
 import pytest
@@ -103,6 +104,14 @@ def test_train_or_stop_returns_the_error_or_the_full_history():
     ({"steps": 1, "learning_rate": 0.1, "clip": "norm"}, "threshold: expected a number exactly when clip is set"),
     ({"steps": 1, "learning_rate": 0.1, "threshold": 1.0}, "threshold: expected a number exactly when clip is set"),
     ({"steps": 1, "learning_rate": 0.1, "clip": "max"}, "clip: expected one of"),
+    ({"steps": 1, "learning_rate": 0.1, "schedule": "linear"}, "schedule: expected one of"),
+    ({"steps": 1, "learning_rate": 0.1, "schedule": "step"}, "decay_every: expected an int >= 1 with schedule='step'"),
+    ({"steps": 1, "learning_rate": 0.1, "schedule": "step", "decay_every": 0}, "decay_every: expected an int >= 1"),
+    ({"steps": 1, "learning_rate": 0.1, "decay_every": 5}, "decay_every: only for schedule='step'"),
+    ({"steps": 1, "learning_rate": 0.1, "schedule": "cosine", "decay_every": 5}, "decay_every: only for"),
+    ({"steps": 1, "learning_rate": 0.1, "decay_factor": 0.0}, r"decay_factor: expected a number in \(0, 1\]"),
+    ({"steps": 1, "learning_rate": 0.1, "decay_factor": 1.5}, r"decay_factor: expected a number in \(0, 1\]"),
+    ({"steps": 1, "learning_rate": 0.1, "decay_factor": True}, r"decay_factor: expected a number in \(0, 1\]"),
 ])
 def test_bad_configuration_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -140,3 +149,70 @@ def test_rmsprop_equals_torch_rmsprop_and_on_step_sees_every_step():
     _, losses = plain_pytorch_loop(lambda p: torch.optim.RMSprop(p, lr=3e-3), 12)
     assert history.loss == pytest.approx(losses, rel=1e-12, abs=0)
     assert seen == list(enumerate(history.loss))
+
+
+# The schedules of learning_rate_at and their independent reference, torch.optim.lr_scheduler stepped once per update
+SCHEDULED = [
+    (training.TrainingConfig(steps=23, learning_rate=0.3, schedule="step", decay_every=5, decay_factor=0.5),
+     lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.5)),
+    (training.TrainingConfig(steps=23, learning_rate=0.3, schedule="step", decay_every=7),
+     lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=7)),
+    (training.TrainingConfig(steps=23, learning_rate=0.3, schedule="cosine"),
+     lambda optimizer: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=23)),
+    (training.TrainingConfig(steps=23, learning_rate=0.3),
+     lambda optimizer: torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)),
+]
+
+
+@pytest.mark.parametrize("config, scheduler", SCHEDULED, ids=lambda c: getattr(c, "schedule", ""))
+def test_learning_rate_at_is_torchs_scheduler(config, scheduler):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.learning_rate)
+    reference = scheduler(optimizer)
+    for step in range(config.steps):
+        assert training.learning_rate_at(config, step) == pytest.approx(reference.get_last_lr()[0], rel=1e-12,
+                                                                        abs=1e-15)
+        optimizer.step()
+        reference.step()
+
+
+def test_the_cosine_schedule_starts_at_the_rate_and_ends_near_zero():
+    config = training.TrainingConfig(steps=100, learning_rate=0.2, schedule="cosine")
+    rates = [training.learning_rate_at(config, k) for k in range(100)]
+    assert rates[0] == 0.2 and 0 < rates[-1] < 0.2 * 1e-3
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+@pytest.mark.parametrize("step", [-1, 23, 1.0, True])
+def test_learning_rate_at_names_a_step_outside_the_run(step):
+    config = training.TrainingConfig(steps=23, learning_rate=0.3, schedule="cosine")
+    with pytest.raises(ValueError, match=r"step: expected an int in \[0, 23\)"):
+        training.learning_rate_at(config, step)
+    with pytest.raises(TypeError, match="config: expected a TrainingConfig"):
+        training.learning_rate_at({"steps": 23}, 0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("config, scheduler", SCHEDULED[:3], ids=lambda c: getattr(c, "schedule", ""))
+def test_train_with_a_schedule_equals_a_plain_pytorch_loop_with_its_scheduler(config, scheduler, optimizer):
+    config = dataclasses.replace(config, learning_rate=0.05, optimizer=optimizer, momentum=0.9 * (optimizer == "sgd"))
+    ours = model()
+    history = training.train(ours, adding_batches(), mse, config)
+
+    def make(parameters):
+        return training.make_optimizer(parameters, config)
+
+    theirs, batches = model(), adding_batches()
+    their_optimizer = make(theirs.parameters())
+    their_scheduler = scheduler(their_optimizer)
+    losses = []
+    for step in range(config.steps):
+        x, y = batches(step)
+        loss = mse(theirs(x), y)
+        their_optimizer.zero_grad()
+        loss.backward()
+        their_optimizer.step()
+        their_scheduler.step()
+        losses.append(loss.item())
+    assert history.loss == pytest.approx(losses, rel=1e-5)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)

@@ -5,8 +5,8 @@ The parameters θ_s of S models of one architecture are stacked into tensors wit
 ``Σ_s L_s`` gives every seed its own gradient: the seeds share no parameter, so ∂(Σ_s L_s)/∂θ_s = ∂L_s/∂θ_s.
 Everything else a training step does is done row by row, each seed on its own: ‖g‖ before clipping, clipping
 (eqs. clip-norm, clip-value), the optimizer's state and update (``torch.optim``'s SGD with momentum, Adam and RMSprop
-at their defaults, written out below), and the stop at inf/NaN, after which a seed leaves the stack with the
-parameters it had before that step.
+at their defaults, written out below, at the rate :func:`gatedrnn.training.learning_rate_at` gives), and the stop
+at inf/NaN, after which a seed leaves the stack with the parameters it had before that step.
 
 :func:`gatedrnn.experiments.run_seeds` uses this with ``batched=True``; each seed's run is then the run training
 alone gives (:func:`gatedrnn.training.train`), up to rounding: batched matrix products sum in another order, and
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from gatedrnn import layers
-from gatedrnn.training import History, NonFiniteError, TrainingConfig, check_loss
+from gatedrnn.training import History, NonFiniteError, TrainingConfig, check_loss, learning_rate_at
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults: β1, β2 and ε
 ADAM_EPS = 1e-8
@@ -109,21 +109,23 @@ def clip_(grads: Sequence[Tensor], norms: Tensor, config: TrainingConfig) -> lis
 
 
 # ---- the optimizers, one seed per row -----------------------------------------------------------------------------
-def sgd_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig) -> None:
-    """Step t of ``torch.optim.SGD`` (dampening 0, no Nesterov): ``θ ← θ - η b_t`` with the momentum buffer
-    ``b_t = μ b_{t-1} + g_t``, ``b_1 = g_1``; plain gradient descent ``θ ← θ - η g_t`` when μ = 0."""
+def sgd_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+    """Step t of ``torch.optim.SGD`` (dampening 0, no Nesterov) at learning rate η = ``lr``: ``θ ← θ - η b_t``
+    with the momentum buffer ``b_t = μ b_{t-1} + g_t``, ``b_1 = g_1``; plain gradient descent ``θ ← θ - η g_t``
+    when μ = 0."""
     if config.momentum:
         if t == 1:
             state.append(grad.clone())
         else:
             state[0].mul_(config.momentum).add_(grad)
         grad = state[0]
-    param.add_(grad, alpha=-config.learning_rate)
+    param.add_(grad, alpha=-lr)
 
 
-def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig) -> None:
-    """Step t of ``torch.optim.Adam`` with its defaults: ``m_t = β1 m_{t-1} + (1 - β1) g_t``,
-    ``v_t = β2 v_{t-1} + (1 - β2) g_t²``, ``θ ← θ - η / (1 - β1^t) · m_t / (√v_t / √(1 - β2^t) + ε)``."""
+def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+    """Step t of ``torch.optim.Adam`` with its defaults, at learning rate η = ``lr``:
+    ``m_t = β1 m_{t-1} + (1 - β1) g_t``, ``v_t = β2 v_{t-1} + (1 - β2) g_t²``,
+    ``θ ← θ - η / (1 - β1^t) · m_t / (√v_t / √(1 - β2^t) + ε)``."""
     if t == 1:
         state += [torch.zeros_like(param), torch.zeros_like(param)]
     m, v = state
@@ -131,17 +133,17 @@ def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: Trai
     m.lerp_(grad, 1 - beta1)
     v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     denominator = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(ADAM_EPS)
-    param.addcdiv_(m, denominator, value=-config.learning_rate / (1 - beta1**t))
+    param.addcdiv_(m, denominator, value=-lr / (1 - beta1**t))
 
 
-def rmsprop_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig) -> None:
-    """Step t of ``torch.optim.RMSprop`` with its defaults: ``v_t = α v_{t-1} + (1 - α) g_t²``,
-    ``θ ← θ - η g_t / (√v_t + ε)``."""
+def rmsprop_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+    """Step t of ``torch.optim.RMSprop`` with its defaults, at learning rate η = ``lr``:
+    ``v_t = α v_{t-1} + (1 - α) g_t²``, ``θ ← θ - η g_t / (√v_t + ε)``."""
     if t == 1:
         state.append(torch.zeros_like(param))
     (v,) = state
     v.mul_(RMSPROP_ALPHA).addcmul_(grad, grad, value=1 - RMSPROP_ALPHA)
-    param.addcdiv_(grad, v.sqrt().add_(RMSPROP_EPS), value=-config.learning_rate)
+    param.addcdiv_(grad, v.sqrt().add_(RMSPROP_EPS), value=-lr)
 
 
 UPDATES = {"sgd": sgd_, "adam": adam_, "rmsprop": rmsprop_}
@@ -149,8 +151,9 @@ UPDATES = {"sgd": sgd_, "adam": adam_, "rmsprop": rmsprop_}
 
 class StackedOptimizer:
     """The optimizer a :class:`~gatedrnn.training.TrainingConfig` names, over parameters stacked over seeds: every
-    row keeps its own state and is updated as ``torch.optim`` updates one model's parameter. The rows have all taken
-    the same number of steps t."""
+    row keeps its own state and is updated as ``torch.optim`` updates one model's parameter, step t at the rate
+    :func:`~gatedrnn.training.learning_rate_at` gives for update t - 1. The rows have all taken the same number of
+    steps t."""
 
     def __init__(self, config: TrainingConfig) -> None:
         self.config = config
@@ -163,8 +166,9 @@ class StackedOptimizer:
         if self.t == 1:
             self.state = [[] for _ in params]
         update = UPDATES[self.config.optimizer]
+        lr = learning_rate_at(self.config, self.t - 1)
         for param, grad, state in zip(params, grads, self.state):
-            update(param, grad, state, self.t, self.config)
+            update(param, grad, state, self.t, self.config, lr)
 
     def keep(self, rows: Tensor) -> None:
         """Keep only the state of the seeds in ``rows``."""

@@ -1,5 +1,6 @@
-"""The book's training loop: plain gradient steps with optional clipping (chapter 5), a record of every step, and a
-stop with a clear message when the loss or the gradient stops being a finite number."""
+"""The book's training loop: plain gradient steps with optional clipping (chapter 5) and a learning-rate schedule
+(the recipe chapter), a record of every step, and a stop with a clear message when the loss or the gradient stops
+being a finite number."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from gatedrnn.validation import check_size
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 CLIPS = (None, "norm", "value")
+SCHEDULES = ("constant", "step", "cosine")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """How to train: ``steps`` updates of ``optimizer`` (``'sgd'``, with ``momentum``, ``'adam'`` or ``'rmsprop'``) at
     ``learning_rate``; ``clip`` is ``None``, ``'norm'`` (eq. clip-norm) or ``'value'`` (eq. clip-value), at
-    ``threshold``."""
+    ``threshold``. ``schedule`` changes the rate from step to step (:func:`learning_rate_at`): ``'constant'``,
+    ``'step'`` (multiplied by ``decay_factor`` every ``decay_every`` steps) or ``'cosine'`` (from
+    ``learning_rate`` down to 0 along half a cosine over the ``steps``)."""
 
     steps: int
     learning_rate: float
@@ -30,6 +34,9 @@ class TrainingConfig:
     momentum: float = 0.0
     clip: str | None = None
     threshold: float | None = None
+    schedule: str = "constant"
+    decay_every: int | None = None
+    decay_factor: float = 0.1
 
     def __post_init__(self) -> None:
         check_size("steps", self.steps)
@@ -48,6 +55,39 @@ class TrainingConfig:
         if (self.clip is None) != (self.threshold is None):
             raise ValueError(f"threshold: expected a number exactly when clip is set, got clip={self.clip!r}, "
                              f"threshold={self.threshold!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        if self.schedule == "step":
+            if self.decay_every is None:
+                raise ValueError("decay_every: expected an int >= 1 with schedule='step', got None")
+            check_size("decay_every", self.decay_every)
+        elif self.decay_every is not None:
+            raise ValueError(f"decay_every: only for schedule='step', got decay_every={self.decay_every!r} with "
+                             f"schedule={self.schedule!r}")
+        factor = self.decay_factor
+        if not isinstance(factor, numbers.Real) or isinstance(factor, bool) or not 0 < factor <= 1:
+            raise ValueError(f"decay_factor: expected a number in (0, 1], got {factor!r}")
+
+
+def learning_rate_at(config: TrainingConfig, step: int) -> float:
+    """The learning rate η_k of update ``step`` k (0-based) of a run configured by ``config``, with η_0 =
+    ``config.learning_rate`` and K = ``config.steps``:
+
+    * ``'constant'``: η_k = η_0;
+    * ``'step'``: η_k = η_0 · γ^⌊k / s⌋ with γ = ``decay_factor`` and s = ``decay_every`` (eq. lr-step;
+      ``torch.optim.lr_scheduler.StepLR`` stepped once per update);
+    * ``'cosine'``: η_k = η_0 · (1 + cos(π k / K)) / 2 (eq. lr-cosine; ``CosineAnnealingLR`` with ``T_max`` = K and
+      ``eta_min`` = 0), from η_0 at the first update to nearly 0 at the last.
+    """
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < config.steps:
+        raise ValueError(f"step: expected an int in [0, {config.steps}), got {step!r}")
+    if config.schedule == "step":
+        return config.learning_rate * config.decay_factor ** (step // config.decay_every)  # eq. (lr-step)
+    if config.schedule == "cosine":
+        return config.learning_rate * (1 + math.cos(math.pi * step / config.steps)) / 2  # eq. (lr-cosine)
+    return config.learning_rate
 
 
 @dataclass
@@ -102,7 +142,8 @@ def train(
     """Train ``model`` in place for ``config.steps`` steps and return its :class:`History`.
 
     ``batches(step)`` gives ``(inputs, targets)`` for a step; ``loss_fn(model(inputs), targets)`` is a scalar.
-    ``on_step(step, loss)``, if given, is called after every update (a progress bar, say).
+    ``on_step(step, loss)``, if given, is called after every update (a progress bar, say). Update k uses the
+    learning rate :func:`learning_rate_at` gives.
     Raises :class:`NonFiniteError` (naming the step, the loss and the gradient norm) as soon as either is inf or NaN,
     before the update that would spread it into the weights.
     """
@@ -131,6 +172,8 @@ def train(
         history.loss.append(loss_value)
         history.grad_norm.append(norm)
         history.clipped.append(clipped)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(config, step)
         optimizer.step()
         if on_step is not None:
             on_step(step, loss_value)
