@@ -65,6 +65,24 @@ def test_digits_benchmark_is_accuracy_on_the_held_out_quarter(by, T, I):
     assert bench.score(net) == pytest.approx(expected) and bench.higher_is_better
 
 
+def test_digits_train_size_draws_from_the_first_images_of_the_training_split_only():
+    x, labels = tasks.sequential_digits("train", by="row")
+    net, batches = benchmarks.digits("row", 200, train_size=7).make(torch.nn.RNN(8, 4), 3)
+    for step in range(3):
+        x_batch, y_batch = batches(step)
+        # each drawn image is one of the first seven, with its own label
+        match = (x_batch.unsqueeze(2) == x[:, :7].unsqueeze(1)).all(0).all(-1)  # [200, 7]
+        assert bool(match.any(1).all())
+        assert torch.equal(y_batch, labels[:7][match.float().argmax(1)])
+    assert len(set(batches(3)[1].tolist())) <= 7
+
+
+@pytest.mark.parametrize("train_size, error", [(0, ValueError), (2.5, TypeError), (10_000, ValueError)])
+def test_digits_refuses_a_bad_train_size(train_size, error):
+    with pytest.raises(error, match="train_size"):
+        benchmarks.digits("row", 5, train_size=train_size)
+
+
 def test_run_refuses_what_is_not_a_benchmark():
     with pytest.raises(TypeError, match="benchmark: expected a benchmarks.Benchmark, got str"):
         benchmarks.run("adding", lambda i: torch.nn.RNN(i, 2), training.TrainingConfig(steps=1, learning_rate=1.0), [0])

@@ -79,12 +79,20 @@ def copy(delay: int, batch_size: int, *, test_size: int = 500,
                      _without_grad(lambda net: float(models.sequence_cross_entropy(net(test[0]), test[1]))))
 
 
-def digits(by: str, batch_size: int, *, device: torch.device | str | None = None) -> Benchmark:
+def digits(by: str, batch_size: int, *, train_size: int | None = None,
+           device: torch.device | str | None = None) -> Benchmark:
     """Sequential digits read ``by`` pixel (T = 64) or row (T = 8): a :class:`~gatedrnn.models.LastStep` readout over
     ten classes, cross-entropy, scored by accuracy on the held-out quarter of the images. Each step samples
-    ``batch_size`` training images with replacement from the seed's generator."""
+    ``batch_size`` training images with replacement from the seed's generator, out of the whole training split or,
+    with ``train_size = n``, out of its first n images only (the split is already shuffled, so these are a random
+    sample of it, the same for every seed; the test set does not change)."""
     (x, y), (x_test, y_test) = (tasks.sequential_digits(split, by=by, device=device) for split in ("train", "test"))
     check_size("batch_size", batch_size)
+    if train_size is not None:
+        n = check_size("train_size", train_size)
+        if n > len(y):
+            raise ValueError(f"train_size: expected at most the {len(y)} training images, got {n}")
+        x, y = x[:, :n], y[:n]
 
     def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
         generator = torch.Generator().manual_seed(seed)
