@@ -88,3 +88,29 @@ def test_run_refuses_what_is_not_a_benchmark():
         benchmarks.run("adding", lambda i: torch.nn.RNN(i, 2), training.TrainingConfig(steps=1, learning_rate=1.0), [0])
     with pytest.raises(ValueError, match="delay"):
         benchmarks.copy(0, 3)
+
+
+def test_standardised_adding_inputs_have_mean_zero_and_unit_variance_per_channel():
+    inputs, _ = tasks.adding_problem(40, 20_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z = benchmarks.standardise_adding(inputs, 40).reshape(-1, 2)
+    assert z.mean(0).abs().max() < 0.01 and (z.std(0) - 1).abs().max() < 0.01
+    with pytest.raises(ValueError, match=r"inputs: expected adding-problem inputs \[T = 40, N, 2\]"):
+        benchmarks.standardise_adding(inputs[:-1], 40)
+
+
+def test_a_standardised_adding_benchmark_feeds_and_scores_standardised_inputs():
+    raw, standard = benchmarks.adding(10, 4, test_size=50), benchmarks.adding(10, 4, test_size=50, standardise=True)
+    assert standard.name == "adding T = 10, standardised"
+    net = models.LastStep(torch.nn.GRU(2, 3), 1)
+    (_, raw_batches), (_, batches) = raw.make(net.rnn, 5), standard.make(net.rnn, 5)
+    for step in range(3):
+        (x, y), (z, t) = raw_batches(step), batches(step)
+        torch.testing.assert_close(z, benchmarks.standardise_adding(x, 10), rtol=0, atol=0)
+        assert torch.equal(y, t)
+    x_test, y_test = tasks.adding_problem(10, 50, generator=torch.Generator().manual_seed(
+        benchmarks.TEST_SEED_OFFSET + 10))
+    with torch.no_grad():
+        expected = float(tasks.adding_loss(net(benchmarks.standardise_adding(x_test, 10)), y_test))
+    assert standard.score(net) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(TypeError, match="standardise: expected a bool"):
+        benchmarks.adding(10, 4, standardise="yes")

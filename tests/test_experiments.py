@@ -1,5 +1,6 @@
 """Many seeds of one experiment: each run is the run training alone would give, and a blow-up is recorded, not lost."""
 
+import itertools
 import math
 
 import numpy as np
@@ -333,3 +334,51 @@ def test_bootstrap_interval_of_constant_values_is_that_value_and_narrows_with_th
 def test_bootstrap_interval_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         experiments.bootstrap_interval(**kwargs)
+
+
+def exact_bootstrap_quantiles(values, level):
+    """The reference: every one of the n^n equally likely resamples enumerated, the exact distribution of their
+    medians, and its quantiles (numpy's default linear interpolation, on the sorted medians of all resamples)."""
+    medians = sorted(float(np.median(sample)) for sample in itertools.product(values, repeat=len(values)))
+    return tuple(float(np.quantile(medians, q)) for q in ((1 - level) / 2, (1 + level) / 2))
+
+
+@pytest.mark.parametrize("values", [[0.3, -1.2, 2.5], [1.0, 2.0, 4.0, 8.0], [-0.5, 0.1, 0.2, 0.4, 3.0]])
+def test_bootstrap_interval_of_the_median_matches_exact_enumeration(values):
+    low, high = experiments.bootstrap_median_interval(values, 0.9, resamples=200_000, seed=1)
+    exact_low, exact_high = exact_bootstrap_quantiles(values, 0.9)
+    spread = max(values) - min(values)
+    assert abs(low - exact_low) < 0.05 * spread and abs(high - exact_high) < 0.05 * spread
+    assert min(values) <= low <= float(np.median(values)) <= high <= max(values)
+
+
+def test_bootstrap_interval_is_reproducible_and_its_arguments_are_named():
+    values = [0.1, 0.4, -0.2, 0.3]
+    assert experiments.bootstrap_median_interval(values, seed=3) == experiments.bootstrap_median_interval(values,
+                                                                                                        seed=3)
+    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
+        experiments.bootstrap_median_interval([1.0])
+    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
+        experiments.bootstrap_median_interval([1.0, math.nan])
+    with pytest.raises(ValueError, match=r"level: expected a number in \(0, 1\)"):
+        experiments.bootstrap_median_interval(values, 1.0)
+    with pytest.raises(ValueError, match="resamples: expected an int >= 1"):
+        experiments.bootstrap_median_interval(values, resamples=0)
+
+
+@pytest.mark.parametrize("interval, median, smallest, expected", [
+    ((0.2, 0.9), 0.5, 0.1, experiments.HELPS),
+    ((0.02, 0.9), 0.05, 0.1, experiments.UNCLEAR),  # certain but smaller than worth a line
+    ((-0.1, 0.9), 0.5, 0.1, experiments.UNCLEAR),
+    ((-0.9, -0.2), -0.5, 0.1, experiments.HURTS),
+    ((-0.9, 0.0), -0.5, 0.1, experiments.UNCLEAR),
+])
+def test_verdict_reads_the_interval_and_the_smallest_effect(interval, median, smallest, expected):
+    assert experiments.verdict(interval, median, smallest) == expected
+
+
+def test_verdict_names_bad_arguments():
+    with pytest.raises(ValueError, match="median: expected finite numbers"):
+        experiments.verdict((0.0, 1.0), math.nan, 0.1)
+    with pytest.raises(ValueError, match="smallest: expected a number >= 0"):
+        experiments.verdict((0.0, 1.0), 0.5, -0.1)

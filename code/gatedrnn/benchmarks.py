@@ -8,6 +8,7 @@ recurrent layer is any module that maps ``[T, N, input_size]`` to an output sequ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from gatedrnn import models, tasks
 from gatedrnn.experiments import Batches, SeedRun, run_seeds
 from gatedrnn.training import TrainingConfig
-from gatedrnn.validation import check_size
+from gatedrnn.validation import check_flag, check_size
 
 # Held-out data is drawn from generator seed TEST_SEED_OFFSET + T, far from the training seeds 0, 1, 2, ...
 TEST_SEED_OFFSET = 10_000
@@ -44,21 +45,48 @@ def _without_grad(score: Callable[[nn.Module], float]) -> Callable[[nn.Module], 
     return torch.no_grad()(score)
 
 
+def standardise_adding(inputs: Tensor, sequence_length: int) -> Tensor:
+    """Adding-problem inputs [T, N, 2] with each channel shifted and scaled to mean 0 and variance 1 under the
+    task's own distribution: the value v ~ U[0, 1] has mean 1/2 and variance 1/12; the marker, 1 at exactly two of
+    the T steps, has mean p = 2/T and variance p (1 - p)."""
+    T = check_size("sequence_length", sequence_length, minimum=3)
+    if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[0] != T or inputs.shape[-1] != 2:
+        raise ValueError(f"inputs: expected adding-problem inputs [T = {T}, N, 2], got "
+                         f"{tuple(getattr(inputs, 'shape', ())) or type(inputs).__name__}")
+    p = 2 / T
+    mean = inputs.new_tensor([0.5, p])
+    std = inputs.new_tensor([math.sqrt(1 / 12), math.sqrt(p * (1 - p))])
+    return (inputs - mean) / std
+
+
 def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
-           device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Benchmark:
+           device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+           standardise: bool = False) -> Benchmark:
     """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
     ``test_size`` held-out sequences (``tasks.ADDING_BASELINE_MSE`` without memory); data in ``dtype`` (the
-    default dtype if None), which the recurrent layer must share."""
+    default dtype if None), which the recurrent layer must share. With ``standardise=True`` every input, for
+    training and for the score, first goes through :func:`standardise_adding` (the targets are unchanged)."""
     T = check_size("sequence_length", sequence_length, minimum=2)
-    test = tasks.adding_problem(T, check_size("test_size", test_size),
-                                generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T), device=device,
-                                dtype=dtype)
+    check_flag("standardise", standardise)
+    test_inputs, test_targets = tasks.adding_problem(
+        T, check_size("test_size", test_size), generator=torch.Generator().manual_seed(TEST_SEED_OFFSET + T),
+        device=device, dtype=dtype)
+    if standardise:
+        test_inputs = standardise_adding(test_inputs, T)
 
     def make(rnn: nn.Module, seed: int) -> tuple[nn.Module, Batches]:
-        return models.LastStep(rnn, 1), tasks.adding_batches(T, batch_size, seed, device=device, dtype=dtype)
+        batches = tasks.adding_batches(T, batch_size, seed, device=device, dtype=dtype)
+        if not standardise:
+            return models.LastStep(rnn, 1), batches
 
-    return Benchmark(f"adding T = {T}", 2, make, tasks.adding_loss,
-                     _without_grad(lambda net: float(tasks.adding_loss(net(test[0]), test[1]))))
+        def standardised(step: int) -> tuple[Tensor, Tensor]:
+            inputs, targets = batches(step)
+            return standardise_adding(inputs, T), targets
+
+        return models.LastStep(rnn, 1), standardised
+
+    return Benchmark(f"adding T = {T}" + (", standardised" if standardise else ""), 2, make, tasks.adding_loss,
+                     _without_grad(lambda net: float(tasks.adding_loss(net(test_inputs), test_targets))))
 
 
 def copy(delay: int, batch_size: int, *, test_size: int = 500,

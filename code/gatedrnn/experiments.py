@@ -5,11 +5,13 @@ so the book trains each setting from several seeds and reports all of them.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -25,6 +27,8 @@ from gatedrnn.validation import check_flag, check_size
 ADDING_DATA_OFFSET = 1000
 
 Batches = Callable[[int], tuple[Tensor, Tensor]]
+# What an ablation can conclude about a change, from the interval of its effect (:func:`verdict`).
+HELPS, HURTS, UNCLEAR = "helps", "hurts", "no detectable difference at this budget"
 
 
 @dataclass(frozen=True)
@@ -266,3 +270,40 @@ def bootstrap_interval(values, *, level: float = 0.95, resamples: int = 10_000, 
     medians = x[chosen].quantile(0.5, dim=1)  # the midpoint of the two middle values for an even count
     low, high = medians.quantile(torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
     return low.item(), high.item()
+
+
+def bootstrap_median_interval(values: Iterable[float], level: float = 0.95, *, resamples: int = 10_000,
+                              seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median of ``values`` (Efron's percentile method): ``resamples`` samples
+    of the same size drawn with replacement by a NumPy generator seeded with ``seed``, the median of each, and the
+    (1 - ``level``)/2 and (1 + ``level``)/2 quantiles of those medians. With a handful of seeds the interval is
+    coarse, and it reaches the extreme values: for five values at ``level`` 0.95 it excludes 0 only when at least
+    four of them lie on one side of 0."""
+    x = np.asarray(list(values), dtype=float)
+    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
+        raise ValueError(f"values: expected two or more finite numbers, got {x.tolist()!r}")
+    if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0 < level < 1:
+        raise ValueError(f"level: expected a number in (0, 1), got {level!r}")
+    check_size("resamples", resamples)
+    rows = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+    medians = np.median(x[rows], axis=1)
+    low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def verdict(interval: tuple[float, float], median: float, smallest: float) -> str:
+    """What an ablation concludes from the median ``median`` of its paired improvements (positive: better than the
+    reference) and the interval ``(low, high)`` of that median: ``HELPS`` when the interval lies above 0 and the
+    median is at least ``smallest`` (the smallest effect worth a line in a recipe), ``HURTS`` in the mirror case,
+    and ``UNCLEAR`` ("no detectable difference at this budget") otherwise."""
+    low, high = interval
+    for name, value in (("interval", low), ("interval", high), ("median", median), ("smallest", smallest)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{name}: expected finite numbers, got {value!r}")
+    if not smallest >= 0:
+        raise ValueError(f"smallest: expected a number >= 0, got {smallest!r}")
+    if low > 0 and median >= smallest:
+        return HELPS
+    if high < 0 and median <= -smallest:
+        return HURTS
+    return UNCLEAR
