@@ -370,7 +370,8 @@ def test_bootstrap_interval_is_reproducible_and_its_arguments_are_named():
 
 @pytest.mark.parametrize("interval, median, smallest, expected", [
     ((0.2, 0.9), 0.5, 0.1, experiments.HELPS),
-    ((0.02, 0.9), 0.05, 0.1, experiments.UNCLEAR),  # certain but smaller than worth a line
+    ((0.02, 0.9), 0.05, 0.1, experiments.SMALL),  # certain but smaller than worth a line
+    ((-0.9, -0.02), -0.05, 0.1, experiments.SMALL),
     ((-0.1, 0.9), 0.5, 0.1, experiments.UNCLEAR),
     ((-0.9, -0.2), -0.5, 0.1, experiments.HURTS),
     ((-0.9, 0.0), -0.5, 0.1, experiments.UNCLEAR),

@@ -29,6 +29,7 @@ ADDING_DATA_OFFSET = 1000
 Batches = Callable[[int], tuple[Tensor, Tensor]]
 # What an ablation can conclude about a change, from the interval of its effect (:func:`verdict`).
 HELPS, HURTS, UNCLEAR = "helps", "hurts", "no detectable difference at this budget"
+SMALL = "a difference too small to act on"
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,8 @@ def verdict(interval: tuple[float, float], median: float, smallest: float) -> st
     """What an ablation concludes from the median ``median`` of its paired improvements (positive: better than the
     reference) and the interval ``(low, high)`` of that median: ``HELPS`` when the interval lies above 0 and the
     median is at least ``smallest`` (the smallest effect worth a line in a recipe), ``HURTS`` in the mirror case,
-    and ``UNCLEAR`` ("no detectable difference at this budget") otherwise."""
+    ``SMALL`` when the interval excludes 0 but the median is smaller than ``smallest``, and ``UNCLEAR`` ("no
+    detectable difference at this budget") when the interval contains 0."""
     low, high = interval
     for name, value in (("interval", low), ("interval", high), ("median", median), ("smallest", smallest)):
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
@@ -306,4 +308,4 @@ def verdict(interval: tuple[float, float], median: float, smallest: float) -> st
         return HELPS
     if high < 0 and median <= -smallest:
         return HURTS
-    return UNCLEAR
+    return SMALL if low > 0 or high < 0 else UNCLEAR
