@@ -253,26 +253,6 @@ def fisher_exact(successes_a: int, runs_a: int, successes_b: int, runs_b: int) -
     return min(1.0, math.fsum(p for p in map(probability, possible) if p <= observed * (1 + 1e-9)))
 
 
-def bootstrap_interval(values, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (one number per seed, or one paired difference per
-    seed): the median is recomputed on ``resamples`` samples drawn with replacement from ``values`` (from a generator
-    seeded with ``seed``, so the interval is reproducible), and the interval runs from the (1 - level)/2 to the
-    (1 + level)/2 quantile of those medians. With a handful of seeds it is rough (its ends are values of the
-    sample, and it cannot be wider than the sample's range); it says which differences the seeds can tell from
-    zero, not how large the true one is."""
-    x = torch.as_tensor(values, dtype=torch.float64).flatten()
-    if x.numel() < 2 or not bool(torch.isfinite(x).all()):
-        raise ValueError(f"values: expected two or more finite numbers, got {values!r}")
-    if not isinstance(level, float) or not 0 < level < 1:
-        raise ValueError(f"level: expected a float in (0, 1), got {level!r}")
-    check_size("resamples", resamples)
-    generator = torch.Generator().manual_seed(seed)
-    chosen = torch.randint(0, x.numel(), (resamples, x.numel()), generator=generator)
-    medians = x[chosen].quantile(0.5, dim=1)  # the midpoint of the two middle values for an even count
-    low, high = medians.quantile(torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
-    return low.item(), high.item()
-
-
 def bootstrap_median_interval(values: Iterable[float], level: float = 0.95, *, resamples: int = 10_000,
                               seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the median of ``values`` (Efron's percentile method): ``resamples`` samples
