@@ -168,10 +168,11 @@ def chrono_bias_(rnn: Recurrent, t_max: float, *, generator: torch.Generator | N
     f = σ(b_f) = u / (1 + u) for u ~ U[1, T_max - 1], and the forgetting times 1/(1 - f) = 1 + u are uniform on
     [2, T_max]; b_i = -b_f makes the input gate i = 1 - f, so that what the cell writes balances what it forgets.
 
-    For the GRU the same gate is the update gate: in PyTorch's form h_t = (1 - z_t) n_t + z_t h_{t-1}
-    (eq. gru-hidden) z_t is the share of the state kept, so b_z ~ log(U[1, T_max - 1]), with the forget bias's
-    sign (in a convention where z_t multiplies the candidate instead, the sign flips). The reset gate is left as it
-    is.
+    The paper writes the rule out for the LSTM only; for the GRU the package applies their general rule (for a gate
+    g that multiplies the candidate, b_g ~ -log(U[T_min, T_max] - 1), here with T_min = 2) to the update gate. In
+    PyTorch's form h_t = (1 - z_t) n_t + z_t h_{t-1} (eq. gru-hidden) z_t is the share of the state kept, so z_t
+    plays 1 - g and b_z ~ log(U[1, T_max - 1]), with the forget bias's sign (in a convention where z_t multiplies
+    the candidate instead, the sign flips). The reset gate is left as it is.
 
     torch.nn keeps two biases per gate; the drawn value goes into ``bias_ih`` and the gate's ``bias_hh`` is set to
     0, so that their sum is the chrono bias (as :func:`forget_gate_bias_` does). Other rows are left as they are.
