@@ -258,8 +258,9 @@ def bootstrap_median_interval(values: Iterable[float], level: float = 0.95, *, r
     """Percentile bootstrap interval of the median of ``values`` (Efron's percentile method): ``resamples`` samples
     of the same size drawn with replacement by a NumPy generator seeded with ``seed``, the median of each, and the
     (1 - ``level``)/2 and (1 + ``level``)/2 quantiles of those medians. With a handful of seeds the interval is
-    coarse, and it reaches the extreme values: for five values at ``level`` 0.95 it excludes 0 only when at least
-    four of them lie on one side of 0."""
+    coarse, and its ends are extreme values of the sample: for five values at ``level`` 0.95 it runs from the
+    smallest to the largest (a resample's median is the smallest value with probability 0.058), so it excludes 0
+    only when all five lie on one side of it, the two-sided sign test at 2/2⁵ ≈ 0.06."""
     x = np.asarray(list(values), dtype=float)
     if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
         raise ValueError(f"values: expected two or more finite numbers, got {x.tolist()!r}")
