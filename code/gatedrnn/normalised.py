@@ -189,7 +189,31 @@ class _NormalisedLayer(nn.Module):
         return torch.stack(hidden), stacked if len(stacked) > 1 else stacked[0]
 
 
-class LayerNormLSTM(_NormalisedLayer):
+class _LayerNormLayer(_NormalisedLayer):
+    """What the two layer-normalised layers share: a gain ``ln_<name>_gain`` and a bias ``ln_<name>_bias`` for each
+    normalised share in ``normalised`` (``"ih"`` and ``"hh"`` over the G·H rows, ``"c"`` over the H units), gains 1
+    and biases 0 as the supplement and the authors' code start them."""
+
+    normalised: tuple[str, ...]
+
+    def __init__(
+        self, input_size: int, hidden_size: int, *, eps: float = 1e-5, device=None, dtype=None
+    ) -> None:
+        super().__init__(input_size, hidden_size, eps, device, dtype)
+        for name in self.normalised:
+            size = hidden_size if name == "c" else self.gates * hidden_size
+            setattr(self, f"ln_{name}_gain", self._vector(size))
+            setattr(self, f"ln_{name}_bias", self._vector(size))
+        self.reset_parameters()
+
+    def reset_norms(self) -> None:
+        """Gains 1, biases 0."""
+        for name in self.normalised:
+            getattr(self, f"ln_{name}_gain").fill_(1.0)
+            getattr(self, f"ln_{name}_bias").zero_()
+
+
+class LayerNormLSTM(_LayerNormLayer):
     """The layer-normalised LSTM of Ba, Kiros and Hinton (2016), one time-first layer.
 
     The paper's supplement gives it as::
@@ -222,22 +246,7 @@ class LayerNormLSTM(_NormalisedLayer):
 
     gates = 4
     state_names = ("h", "c")
-
-    def __init__(
-        self, input_size: int, hidden_size: int, *, eps: float = 1e-5, device=None, dtype=None
-    ) -> None:
-        super().__init__(input_size, hidden_size, eps, device, dtype)
-        rows = self.gates * hidden_size
-        self.ln_ih_gain, self.ln_ih_bias = self._vector(rows), self._vector(rows)
-        self.ln_hh_gain, self.ln_hh_bias = self._vector(rows), self._vector(rows)
-        self.ln_c_gain, self.ln_c_bias = self._vector(hidden_size), self._vector(hidden_size)
-        self.reset_parameters()
-
-    def reset_norms(self) -> None:
-        """Gains 1, biases 0 (the supplement and the authors' code)."""
-        for name in ("ih", "hh", "c"):
-            getattr(self, f"ln_{name}_gain").fill_(1.0)
-            getattr(self, f"ln_{name}_bias").zero_()
+    normalised = ("ih", "hh", "c")
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         """``input`` [T, N, I], ``hx = (h_0, c_0)`` each [1, N, H] (default zeros) → ``(output, (h_n, c_n))``."""
@@ -257,7 +266,7 @@ class LayerNormLSTM(_NormalisedLayer):
         return self._finish(*unroll(step, u, state))
 
 
-class LayerNormGRU(_NormalisedLayer):
+class LayerNormGRU(_LayerNormLayer):
     """A layer-normalised GRU, one time-first layer, in PyTorch's reset-after form and gate order (r, z, n)::
 
         (r, z)_t = σ(LN_rz(W_i{rz} x_t) + LN_rz(W_h{rz} h_{t-1}) + b_{rz})
@@ -279,21 +288,7 @@ class LayerNormGRU(_NormalisedLayer):
     """
 
     gates = 3
-
-    def __init__(
-        self, input_size: int, hidden_size: int, *, eps: float = 1e-5, device=None, dtype=None
-    ) -> None:
-        super().__init__(input_size, hidden_size, eps, device, dtype)
-        rows = self.gates * hidden_size
-        self.ln_ih_gain, self.ln_ih_bias = self._vector(rows), self._vector(rows)
-        self.ln_hh_gain, self.ln_hh_bias = self._vector(rows), self._vector(rows)
-        self.reset_parameters()
-
-    def reset_norms(self) -> None:
-        """Gains 1, biases 0 (the authors' code)."""
-        for name in ("ih", "hh"):
-            getattr(self, f"ln_{name}_gain").fill_(1.0)
-            getattr(self, f"ln_{name}_bias").zero_()
+    normalised = ("ih", "hh")
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``input`` [T, N, I], ``hx`` [1, N, H] (default zeros) → ``(output, h_n)``."""
