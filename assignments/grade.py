@@ -52,6 +52,9 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT_S = 600
 DEFAULT_MEMORY_GIB = 8.0
+# How long a run waits for its Jupyter kernel to answer before any cell runs. Jupyter's own 60 s is too short on a
+# loaded machine (a kernel importing its packages while other gradings run); the run's --timeout still bounds it all.
+KERNEL_START_S = 240
 # Every process of one grading run carries this variable, with a value unique to the run, so that the run can be
 # cleaned up completely however its processes were started.
 TAG_VARIABLE = "GATEDRNN_GRADING_RUN"
@@ -60,13 +63,19 @@ TAG_VARIABLE = "GATEDRNN_GRADING_RUN"
 # test's message is dropped here already, so that nothing about its code leaves the grading directory.
 RUNNER = r"""
 import json, os, resource, sys
-submission, autograder, out, memory = sys.argv[1:5]
+submission, autograder, out, memory, kernel_start = sys.argv[1:6]
 # limits first, before any of the submission's code can run: address space, no core files, and (for a user other
 # than root, whom the kernel does not limit) the number of processes
 resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 if os.geteuid() != 0:
     resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+import nbconvert.preprocessors, traitlets
+# otter builds its executor from nbconvert's class when it grades, with a configuration of its own: a subclass with
+# a longer wait for the kernel to start, put where otter looks it up, is the one way to give it that wait
+class PatientExecutePreprocessor(nbconvert.preprocessors.ExecutePreprocessor):
+    startup_timeout = traitlets.Integer(int(kernel_start))
+nbconvert.preprocessors.ExecutePreprocessor = PatientExecutePreprocessor
 import otter.api
 results = otter.api.grade_submission(submission, autograder, quiet=True)
 report = {}
@@ -176,8 +185,9 @@ def grade_one(autograder: bytes, name: str, notebook: bytes, label: str, points:
     in a fresh directory, with ``python`` (an interpreter with otter-grader and the assignment's requirements).
 
     A run whose Jupyter kernel fails to start is the grading machine's failure, not the submission's (no cell has
-    run yet): on a loaded machine the kernel may take longer to answer than Jupyter waits. Such a run is repeated
-    once, within the same time limit, and the repetition is noted in the grade's detail."""
+    run yet). The kernel is given ``KERNEL_START_S`` to answer, not Jupyter's 60 s, since on a loaded machine it
+    may take longer; a run whose kernel still fails to start (or dies before answering) is repeated once, within
+    the same time limit, and the repetition is noted in the grade's detail."""
     first = _attempt(autograder, name, notebook, label, points, timeout, memory_gib, python)
     remaining = timeout - first.seconds
     if first.status == "error" and any(m in first.detail for m in KERNEL_START_FAILURES) and remaining > 0:
@@ -203,7 +213,7 @@ def _attempt(autograder: bytes, name: str, notebook: bytes, label: str, points: 
         (work / name).write_bytes(notebook)
         report = work / "report.json"
         command = [python, "-c", RUNNER, str(work / name), str(work / "autograder.zip"), str(report),
-                   str(int(memory_gib * 2**30))]
+                   str(int(memory_gib * 2**30)), str(KERNEL_START_S)]
         tag = Path(workdir).name
         environment = {**os.environ, "TMPDIR": workdir, "HOME": workdir, TAG_VARIABLE: tag}
         process = subprocess.Popen(command, cwd=workdir, env=environment, stdout=subprocess.PIPE,

@@ -216,6 +216,26 @@ def test_an_endless_loop_scores_zero_within_the_time_limit(tmp_path):
     assert result.seconds < 20 + 10
 
 
+def test_a_kernel_slower_to_start_than_jupyter_waits_is_waited_for(tmp_path, monkeypatch):
+    """A kernel that answers only after 8 s fails to start within a 3 s wait (both tries), and is graded within
+    a 40 s one: the wait the grader gives (``KERNEL_START_S``, 240 s, where Jupyter gives 60) is the one used."""
+    kernel = tmp_path / "jupyter" / "kernels" / "python3"
+    kernel.mkdir(parents=True)
+    launch = f'sleep 8; exec {sys.executable} -m ipykernel_launcher -f "$0"'
+    (kernel / "kernel.json").write_text(json.dumps(
+        {"argv": ["bash", "-c", launch, "{connection_file}"], "display_name": "slow", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    name = NAMES[0]
+    assert grade.KERNEL_START_S >= 4 * 60
+    monkeypatch.setattr(grade, "KERNEL_START_S", 3)
+    (impatient,) = grade.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
+    assert impatient.status == "error" and "Kernel didn't respond in 3 seconds" in impatient.detail
+    assert "did not start on the first try" in impatient.detail
+    monkeypatch.setattr(grade, "KERNEL_START_S", 40)
+    (patient,) = grade.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
+    assert patient.status == "graded" and patient.seconds > 8, (patient.status, patient.detail)
+
+
 def test_a_submission_cannot_change_the_autograder(tmp_path):
     name = NAMES[0]
     autograder = tmp_path / "autograder.zip"
