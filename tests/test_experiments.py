@@ -375,3 +375,18 @@ def test_verdict_names_bad_arguments():
         experiments.verdict((0.0, 1.0), math.nan, 0.1)
     with pytest.raises(ValueError, match="smallest: expected a number >= 0"):
         experiments.verdict((0.0, 1.0), 0.5, -0.1)
+
+
+def test_paired_effect_of_five_seeds_is_the_sign_test_and_the_smallest_effect():
+    # five improvements: the interval runs from the smallest to the largest (a resample's median is the smallest
+    # value with probability 0.058 > 0.025), so the verdict follows their signs and the median's size
+    same_sign = [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert experiments.paired_effect(same_sign, 0.3) == experiments.Effect(0.7, 0.5, 0.9, experiments.HELPS)
+    assert experiments.paired_effect(same_sign, 1.0).verdict == experiments.SMALL
+    mirrored = experiments.paired_effect([-v for v in same_sign], 0.3)
+    assert (mirrored.median, mirrored.low, mirrored.high, mirrored.verdict) == (-0.7, -0.9, -0.5,
+                                                                               experiments.HURTS)
+    assert experiments.paired_effect([-0.1, 0.6, 0.7, 0.8, 0.9]) == experiments.Effect(0.7, -0.1, 0.9,
+                                                                                      experiments.UNCLEAR)
+    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
+        experiments.paired_effect([0.5])

@@ -290,3 +290,24 @@ def verdict(interval: tuple[float, float], median: float, smallest: float) -> st
     if high < 0 and median <= -smallest:
         return HURTS
     return SMALL if low > 0 or high < 0 else UNCLEAR
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The effect of a change over paired seeds: the median of its improvements, the bootstrap interval
+    ``(low, high)`` of that median, and the :func:`verdict` they support."""
+
+    median: float
+    low: float
+    high: float
+    verdict: str
+
+
+def paired_effect(improvements: Iterable[float], smallest: float = 0.0) -> Effect:
+    """The :class:`Effect` of a change from its ``improvements``, one per seed (positive: the change did better than
+    its reference on that seed): their median, its 95 % :func:`bootstrap_median_interval`, and the
+    :func:`verdict` with ``smallest`` the smallest effect worth acting on."""
+    x = np.asarray(list(improvements), dtype=float)
+    low, high = bootstrap_median_interval(x)
+    median = float(np.median(x))
+    return Effect(median, low, high, verdict((low, high), median, smallest))
