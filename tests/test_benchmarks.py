@@ -1,12 +1,14 @@
 """Chapter 9's benchmarks: each is the task's data, readout, loss and held-out score, checked against computing them
-by hand from gatedrnn.tasks and torch."""
+by hand from gatedrnn.data.tasks and torch."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import gatedrnn
-from gatedrnn import benchmarks, experiments, models, tasks, training
+from gatedrnn.data import tasks
+from gatedrnn.experiments import benchmarks, training
+from gatedrnn.nn import models
 
 
 def test_adding_benchmark_trains_and_scores_like_the_task_by_hand():

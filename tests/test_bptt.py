@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gatedrnn import bptt
+from gatedrnn.instruments import bptt
 
 
 def problem(seed=0, T=9, N=3, I=2, H=4, scale=1.0):

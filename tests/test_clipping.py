@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gatedrnn import clipping
+from gatedrnn.experiments import clipping
 
 
 def parameters_with_gradients(seed, scale=1.0):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import cost
+from gatedrnn.instruments import cost
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
@@ -67,7 +67,8 @@ def test_fastest_seconds_interleaves_the_steps_and_keeps_each_ones_fastest_round
                                    rounds=3, repeats=5)
     # each round times every step once, 2 warm-up runs and 5 timed ones: a a a ... b b b ... a ...
     assert calls == (["a"] * 7 + ["b"] * 7) * 3
-    assert 0.004 <= fastest["a"] < 0.008 and 0.002 <= fastest["b"] < 0.006  # the loaded round of b is dropped
+    # the loaded round of b (20 ms) is dropped; the bounds leave room for a sleep that oversleeps on a loaded machine
+    assert 0.004 <= fastest["a"] < 0.015 and 0.002 <= fastest["b"] < 0.015
     assert fastest["b"] < fastest["a"]
 
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from gatedrnn import forecasting, models
+from gatedrnn.data import forecasting
+from gatedrnn.nn import models
 
 
 def test_sunspots_are_the_yearly_numbers_1700_to_2008():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn.gates import record_gates, saturation
+from gatedrnn.instruments.gates import record_gates, saturation
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])

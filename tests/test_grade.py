@@ -1,4 +1,4 @@
-"""assignments/grade.py without otter: roster matching, submission times, late penalties, feedback and the
+"""The grader (assignments/grading) without otter: roster matching, submission times, late penalties, feedback and the
 redaction of hidden tests, checked on synthetic grades (tests/grading runs the real autograders)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assignments"))
-import grade  # noqa: E402
+from grading import autograder, cli, feedback, isolation, roster  # noqa: E402
 
 TEST_FILE = '''from otter.test_files import test_case
 OK_FORMAT = False
@@ -29,7 +29,7 @@ def test_hidden(f):
 '''
 
 
-def autograder(tmp_path: Path) -> Path:
+def autograder_zip(tmp_path: Path) -> Path:
     path = tmp_path / "hw-autograder.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("tests/q1.py", TEST_FILE)
@@ -37,22 +37,22 @@ def autograder(tmp_path: Path) -> Path:
 
 
 def test_hidden_lines_are_the_hidden_cases_code_only(tmp_path):
-    secret = grade.hidden_lines(autograder(tmp_path))
+    secret = autograder.hidden_lines(autograder_zip(tmp_path))
     assert 'assert f(10) == 20, "secret expectation for ten"' in secret
     assert 'assert f(1) == 2, "f(1) should be 2"' not in secret
-    assert grade.questions(autograder(tmp_path)) == {"q1": 4.0}
+    assert autograder.questions(autograder_zip(tmp_path)) == {"q1": 4.0}
 
 
-def synthetic(label: str, score: float, message: str = "AssertionError: f(1) should be 2") -> grade.Grade:
+def synthetic(label: str, score: float, message: str = "AssertionError: f(1) should be 2") -> isolation.Grade:
     cases = [{"hidden": False, "points": 2.0, "passed": score >= 2, "message": "" if score >= 2 else message},
              {"hidden": True, "points": 2.0, "passed": score >= 4, "message": ""}]
-    return grade.Grade(label, {"q1": score}, "graded", 1.0, cases={"q1": cases})
+    return isolation.Grade(label, {"q1": score}, "graded", 1.0, cases={"q1": cases})
 
 
 def test_feedback_shows_public_messages_and_hides_hidden_code():
     smuggled = 'Traceback\nassert f(10) == 20, "secret expectation for ten"\nValueError: nope'
-    row = grade.Row("s1", "Ada", synthetic("s1_hw.ipynb", 0.0, smuggled))
-    text = grade.feedback_text(row, {"q1": 4.0}, "hw", {'assert f(10) == 20, "secret expectation for ten"'})
+    row = feedback.Row("s1", "Ada", synthetic("s1_hw.ipynb", 0.0, smuggled))
+    text = feedback.feedback_text(row, {"q1": 4.0}, "hw", {'assert f(10) == 20, "secret expectation for ten"'})
     assert "public test 1 (2 points): failed" in text and "hidden test 2 (2 points): failed" in text
     assert "ValueError: nope" in text and "secret expectation" not in text
     assert "[line of a hidden test removed]" in text and "**Total: 0 of 4**" in text
@@ -60,23 +60,23 @@ def test_feedback_shows_public_messages_and_hides_hidden_code():
 
 def test_late_penalty_counts_started_days_up_to_the_cap():
     deadline = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    assert grade.late_penalty(deadline, deadline, 10, 30) == (0, 0.0)
-    assert grade.late_penalty(deadline + timedelta(minutes=1), deadline, 10, 30) == (1, 10.0)
-    assert grade.late_penalty(deadline + timedelta(days=1, hours=1), deadline, 10, 30) == (2, 20.0)
-    assert grade.late_penalty(deadline + timedelta(days=9), deadline, 10, 30) == (9, 30.0)
-    assert grade.late_penalty(deadline + timedelta(days=9), None, 10, 30) == (0, 0.0)
+    assert roster.late_penalty(deadline, deadline, 10, 30) == (0, 0.0)
+    assert roster.late_penalty(deadline + timedelta(minutes=1), deadline, 10, 30) == (1, 10.0)
+    assert roster.late_penalty(deadline + timedelta(days=1, hours=1), deadline, 10, 30) == (2, 20.0)
+    assert roster.late_penalty(deadline + timedelta(days=9), deadline, 10, 30) == (9, 30.0)
+    assert roster.late_penalty(deadline + timedelta(days=9), None, 10, 30) == (0, 0.0)
 
 
 def test_owners_are_whole_tokens_of_the_file_name():
-    roster = {"s1": "", "s12": "", "12345": ""}
-    assert grade.owners(Path("s12_hw.ipynb"), roster) == ["s12"]
-    assert grade.owners(Path("smith_12345_678_hw.ipynb"), roster) == ["12345"]
-    assert grade.owners(Path("hw-s1-s12.ipynb"), roster) == ["s1", "s12"]
-    assert grade.owners(Path("s123_hw.ipynb"), roster) == []
+    students = {"s1": "", "s12": "", "12345": ""}
+    assert roster.owners(Path("s12_hw.ipynb"), students) == ["s12"]
+    assert roster.owners(Path("smith_12345_678_hw.ipynb"), students) == ["12345"]
+    assert roster.owners(Path("hw-s1-s12.ipynb"), students) == ["s1", "s12"]
+    assert roster.owners(Path("s123_hw.ipynb"), students) == []
 
 
 def test_roster_deadlines_duplicates_and_missing_students(tmp_path, monkeypatch):
-    ag = autograder(tmp_path)
+    ag = autograder_zip(tmp_path)
     files = {name: tmp_path / name for name in
              ("s1_hw.ipynb", "s1_hw_v2.ipynb", "s2_hw.ipynb", "stranger.ipynb", "s1_s2_hw.ipynb")}
     for path in files.values():
@@ -92,9 +92,9 @@ def test_roster_deadlines_duplicates_and_missing_students(tmp_path, monkeypatch)
         graded.extend(s.name for s in submissions)
         return [synthetic(str(s), 4.0 if "v2" in s.name or "s2_hw" == s.stem else 2.0) for s in submissions]
 
-    monkeypatch.setattr(grade, "grade_all", fake_grade_all)
+    monkeypatch.setattr(cli, "grade_all", fake_grade_all)
     out = tmp_path / "grades.csv"
-    assert grade.main([str(ag), *map(str, files.values()), "--out", str(out), "--roster", str(tmp_path / "roster.csv"),
+    assert cli.main([str(ag), *map(str, files.values()), "--out", str(out), "--roster", str(tmp_path / "roster.csv"),
                        "--manifest", str(tmp_path / "manifest.csv"), "--deadline", "2026-12-01T00:00:00+00:00",
                        "--late-per-day", "10", "--late-cap", "15", "--feedback", str(tmp_path / "fb")]) == 0
     assert "s1_hw.ipynb" not in graded and len(graded) == 4  # the superseded file is not graded
@@ -114,15 +114,15 @@ def test_bad_roster_manifest_and_deadline_are_named(tmp_path):
     bad = tmp_path / "roster.csv"
     bad.write_text("id,name\n1,Ada\n")
     with pytest.raises(ValueError, match="roster: expected a CSV with a student_id column"):
-        grade.read_roster(bad)
+        roster.read_roster(bad)
     submission = tmp_path / "s1.ipynb"
     submission.write_text("{}")
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("file,submitted_at\ns1.ipynb,yesterday\n")
     with pytest.raises(ValueError, match="manifest \\(s1.ipynb\\): expected an ISO 8601 time"):
-        grade.submission_times([submission], manifest)
+        roster.submission_times([submission], manifest)
     with pytest.raises(ValueError, match="workers: expected an int >= 1, got 0"):
-        grade.grade_all(autograder(tmp_path), [submission], 10, workers=0)
+        isolation.grade_all(autograder_zip(tmp_path), [submission], 10, workers=0)
 
 
 def test_a_kernel_that_does_not_start_is_retried_once_and_only_then(monkeypatch):
@@ -131,14 +131,14 @@ def test_a_kernel_that_does_not_start_is_retried_once_and_only_then(monkeypatch)
     def attempt(autograder, name, notebook, label, points, timeout, memory_gib, python):
         calls.append(timeout)
         if len(calls) == 1:
-            return grade.Grade(label, {"q1": 0.0}, "error", 61.0, "RuntimeError: Kernel didn't respond in 60 seconds")
-        return grade.Grade(label, {"q1": 4.0}, "graded", 9.0)
+            return isolation.Grade(label, {"q1": 0.0}, "error", 61.0, "RuntimeError: Kernel didn't respond in 60 seconds")
+        return isolation.Grade(label, {"q1": 4.0}, "graded", 9.0)
 
-    monkeypatch.setattr(grade, "_attempt", attempt)
-    result = grade.grade_one(b"", "s.ipynb", b"{}", "s.ipynb", {"q1": 4.0}, timeout=600)
+    monkeypatch.setattr(isolation, "_attempt", attempt)
+    result = isolation.grade_one(b"", "s.ipynb", b"{}", "s.ipynb", {"q1": 4.0}, timeout=600)
     assert (result.status, result.total, result.seconds, calls) == ("graded", 4.0, 70.0, [600, 539.0])
     assert "did not start on the first try" in result.detail
     calls.clear()
-    monkeypatch.setattr(grade, "_attempt", lambda *a: calls.append(1) or grade.Grade("s", {"q1": 0.0}, "error", 1.0,
+    monkeypatch.setattr(isolation, "_attempt", lambda *a: calls.append(1) or isolation.Grade("s", {"q1": 0.0}, "error", 1.0,
                                                                                     "NameError: x"))
-    assert grade.grade_one(b"", "s.ipynb", b"{}", "s", {"q1": 4.0}, timeout=600).status == "error" and calls == [1]
+    assert isolation.grade_one(b"", "s.ipynb", b"{}", "s", {"q1": 4.0}, timeout=600).status == "error" and calls == [1]

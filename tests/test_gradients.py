@@ -110,9 +110,9 @@ def test_decay_factor_rejects_bad_norms():
 
 def test_last_step_profile_is_the_gradient_through_the_readout_in_float64():
     torch.manual_seed(5)
-    net = gatedrnn.models.LastStep(gatedrnn.LSTM(2, 6, dtype=torch.float32), 1)  # the profile: a float64 copy
-    x, y = gatedrnn.tasks.adding_problem(9, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
-    profile = gatedrnn.gradients.last_step_profile(net, x, y, gatedrnn.tasks.adding_loss)
+    net = gatedrnn.nn.models.LastStep(gatedrnn.LSTM(2, 6, dtype=torch.float32), 1)  # the profile: a float64 copy
+    x, y = gatedrnn.data.tasks.adding_problem(9, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float32)
+    profile = gatedrnn.instruments.gradients.last_step_profile(net, x, y, gatedrnn.data.tasks.adding_loss)
     cell = nn.LSTMCell(2, 6).double()
     params = net.rnn.layer_parameters(0)
     with torch.no_grad():
@@ -130,4 +130,4 @@ def test_last_step_profile_is_the_gradient_through_the_readout_in_float64():
     assert profile.dtype == torch.float64 and net.readout.weight.dtype == torch.float32
     torch.testing.assert_close(profile, expected, rtol=1e-10, atol=0)
     with pytest.raises(TypeError, match="net: expected a models.LastStep, got LSTM"):
-        gatedrnn.gradients.last_step_profile(net.rnn, x, y, gatedrnn.tasks.adding_loss)
+        gatedrnn.instruments.gradients.last_step_profile(net.rnn, x, y, gatedrnn.data.tasks.adding_loss)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn.gru_conventions import STEPS, gru_step_cho, negate_update_gate_, run_convention
+from gatedrnn.instruments.gru_conventions import STEPS, gru_step_cho, negate_update_gate_, run_convention
 
 
 def _gru(seed=0, I=3, H=5, scale=1.0):

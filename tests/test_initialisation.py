@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import gates, initialisation
-from gatedrnn.variants import VariantGRU, VariantLSTM
+from gatedrnn.instruments import gates
+from gatedrnn.nn import initialisation
+from gatedrnn.nn.variants import VariantGRU, VariantLSTM
 
 
 @pytest.mark.parametrize("model, gates", [(gatedrnn.RNN, 1), (gatedrnn.LSTM, 4), (gatedrnn.GRU, 3)])

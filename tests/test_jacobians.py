@@ -5,8 +5,8 @@ import torch
 from torch.autograd.functional import jacobian
 
 import gatedrnn
-from gatedrnn.cells import gru_step, lstm_step
-from gatedrnn.jacobians import gru_step_jacobian, lstm_step_jacobian
+from gatedrnn.nn.cells import gru_step, lstm_step
+from gatedrnn.instruments.jacobians import gru_step_jacobian, lstm_step_jacobian
 
 
 def _step_inputs(gates, H=6, I=3, seed=0, scale=1.0):

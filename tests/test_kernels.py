@@ -1,7 +1,7 @@
 """The fused Triton layers against the package's Python loop (:class:`gatedrnn.LSTM`, :class:`gatedrnn.GRU`).
 
 Triton's interpreter runs the kernels on the CPU. Triton chooses it for each kernel when the kernel is decorated,
-that is when :mod:`gatedrnn.kernels` is first imported, so this module sets ``TRITON_INTERPRET=1`` for that import,
+that is when :mod:`gatedrnn.nn.kernels` is first imported, so this module sets ``TRITON_INTERPRET=1`` for that import,
 and again during each of its own tests (Triton imports parts of itself at the first launch), leaving the
 environment of other tests as it was. An explicit ``TRITON_INTERPRET=0`` in the environment is kept: the same tests
 then run the compiled kernels on a CUDA device.
@@ -21,7 +21,7 @@ _previous = os.environ.get("TRITON_INTERPRET")
 os.environ["TRITON_INTERPRET"] = INTERPRET
 try:
     triton = pytest.importorskip("triton")
-    from gatedrnn import kernels
+    from gatedrnn.nn import kernels
 finally:
     if _previous is None:
         del os.environ["TRITON_INTERPRET"]
@@ -34,7 +34,7 @@ elif torch.cuda.is_available():
     DEVICE = torch.device("cuda")
 else:
     raise RuntimeError(
-        "tests/test_kernels.py: the kernels are compiled, not interpreted (gatedrnn.kernels was imported before this "
+        "tests/test_kernels.py: the kernels are compiled, not interpreted (gatedrnn.nn.kernels was imported before this "
         "module set TRITON_INTERPRET=1, or TRITON_INTERPRET=0 was given), and there is no CUDA device"
     )
 
@@ -254,9 +254,9 @@ def test_package_imports_without_triton():
     script = (
         "import sys\n"
         "import gatedrnn\n"
-        "assert 'gatedrnn.kernels' not in sys.modules\n"
+        "assert 'gatedrnn.nn.kernels' not in sys.modules\n"
         "sys.modules['triton'] = None\n"  # makes `import triton` fail, as where it is not installed
-        "from gatedrnn import kernels\n"
+        "from gatedrnn.nn import kernels\n"
         "import torch\n"
         "try:\n"
         "    kernels.gru_layer(torch.zeros(2, 1, 3), torch.zeros(6, 3), torch.zeros(6, 2))\n"
@@ -274,7 +274,7 @@ def test_cpu_tensors_without_the_interpreter_are_refused():
         "import os\n"
         "os.environ.pop('TRITON_INTERPRET', None)\n"
         "import torch\n"
-        "from gatedrnn import kernels\n"
+        "from gatedrnn.nn import kernels\n"
         "try:\n"
         "    kernels.gru_layer(torch.zeros(2, 1, 3), torch.zeros(6, 3), torch.zeros(6, 2))\n"
         "except ValueError as error:\n"

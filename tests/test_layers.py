@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import gatedrnn
-from gatedrnn.layers import LayerParameters, run_layer, run_reversed, run_stack, unroll
+from gatedrnn.nn.layers import LayerParameters, run_layer, run_reversed, run_stack, unroll
 
 TOL = 1e-10
 PAIRS = {"RNN": (nn.RNN, gatedrnn.RNN), "LSTM": (nn.LSTM, gatedrnn.LSTM), "GRU": (nn.GRU, gatedrnn.GRU)}

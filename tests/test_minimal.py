@@ -4,7 +4,7 @@ equations written out here by hand, in values and gradients; layouts; the float3
 import pytest
 import torch
 
-from gatedrnn import minimal
+from gatedrnn.nn import minimal
 
 
 @pytest.mark.parametrize("T", [1, 2, 3, 7, 8, 9, 100])

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import gatedrnn
-from gatedrnn import models, normalised
+from gatedrnn.nn import models, normalised
 
 
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])

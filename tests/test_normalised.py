@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gatedrnn.normalised import BatchNormLSTM, LayerNormGRU, LayerNormLSTM
+from gatedrnn.nn.normalised import BatchNormLSTM, LayerNormGRU, LayerNormLSTM
 
 TOL = 1e-10
 MOMENTUM = 0.1

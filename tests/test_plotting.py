@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gatedrnn import plotting
+from gatedrnn.book import plotting
 
 
 def test_running_mean_matches_a_direct_average():

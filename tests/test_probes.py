@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gatedrnn import probes
+from gatedrnn.instruments import probes
 
 
 def test_activation_grad_norms_match_a_backward_pass_derived_by_hand():

@@ -28,8 +28,8 @@ def test_max_differences_are_tiny_for_equal_models_and_large_otherwise(monkeypat
     assert gatedrnn.torch_twin(relu).nonlinearity == "relu"
     assert max(gatedrnn.max_differences(relu, x).values()) < 1e-12
     # A step that is off by 1e-3 must show up in every comparison.
-    exact = gatedrnn.layers.rnn_step
-    monkeypatch.setattr(gatedrnn.layers, "rnn_step", lambda *args: exact(*args) + 1e-3)
+    exact = gatedrnn.nn.layers.rnn_step
+    monkeypatch.setattr(gatedrnn.nn.layers, "rnn_step", lambda *args: exact(*args) + 1e-3)
     differences = gatedrnn.max_differences(gatedrnn.RNN(3, 4), x)
     assert differences["output"] > 1e-4 and differences["final state"] > 1e-4 and differences["gradients"] > 1e-4
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import plotting
+from gatedrnn.book import plotting
 
 
 def test_device_defaults_to_cuda_when_available(monkeypatch):

@@ -10,7 +10,9 @@ import torch
 from torch.func import functional_call
 
 import gatedrnn
-from gatedrnn import clipping, models, seeds, tasks, training
+from gatedrnn.data import tasks
+from gatedrnn.experiments import clipping, seeds, training
+from gatedrnn.nn import models
 
 S = 3
 SHAPES = {"weight": (4, 3), "bias": (4,)}

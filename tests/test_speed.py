@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gatedrnn import speed
+from gatedrnn.instruments import speed
 
 
 def test_growth_exponent_recovers_the_power_of_a_power_law():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gatedrnn import tasks
+from gatedrnn.data import tasks
 
 
 @pytest.mark.parametrize("T", [2, 3, 10, 101])
@@ -242,7 +242,7 @@ def test_a_counter_that_stops_at_ten_passes_training_lengths_and_fails_the_held_
 
 
 def test_sequence_cross_entropy_skips_the_padding_of_anbn():
-    from gatedrnn.models import sequence_cross_entropy
+    from gatedrnn.nn.models import sequence_cross_entropy
 
     inputs, targets, _ = tasks.anbn_strings([1, 4])
     logits = torch.randn(*inputs.shape, tasks.ANBN_CLASSES, generator=torch.Generator().manual_seed(0))

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from gatedrnn import models, text
+from gatedrnn.data import text
+from gatedrnn.nn import models
 
 
 def test_python_docs_is_the_documentation_topics_that_ship_with_python():

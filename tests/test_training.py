@@ -7,7 +7,9 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import models, tasks, training
+from gatedrnn.data import tasks
+from gatedrnn.experiments import training
+from gatedrnn.nn import models
 
 
 def mse(prediction, target):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from gatedrnn import models, variants
-from gatedrnn.variants import VARIANTS_GRU, VARIANTS_LSTM, VariantGRU, VariantLSTM
+from gatedrnn.nn import models, variants
+from gatedrnn.nn.variants import VARIANTS_GRU, VARIANTS_LSTM, VariantGRU, VariantLSTM
 
 TOL = 1e-10
 F64 = torch.float64

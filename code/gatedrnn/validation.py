@@ -91,3 +91,14 @@ def floating_dtype(dtype: torch.dtype | None) -> None:
     """Parameters must be floating point."""
     if dtype is not None and not dtype.is_floating_point:
         raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+
+
+def check_scalar_loss(loss: object) -> Tensor:
+    """The value of a ``loss_fn`` checked for a gradient instrument: a tensor of one element that depends on the
+    output (so that it has a gradient), returned as a 0-d tensor."""
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise ValueError(f"loss_fn: expected a scalar tensor, got {shape}")
+    if not loss.requires_grad:
+        raise ValueError("loss_fn: its value does not depend on the module's output")
+    return loss.reshape(())

@@ -26,7 +26,7 @@ TIMEOUT_S = 300
 
 sys.path.insert(0, str(ROOT / "assignments"))
 sys.path.insert(0, str(ROOT / "tools"))
-import grade  # noqa: E402
+from grading import autograder, cli, isolation  # noqa: E402
 import publish  # noqa: E402
 
 
@@ -93,9 +93,9 @@ def notebook_text(path: Path) -> str:
     return "\n".join(cell.source for cell in nb.cells) + json.dumps(nb.metadata, ensure_ascii=False)
 
 
-def environment_of(autograder: Path) -> dict:
+def environment_of(zipped: Path) -> dict:
     """The conda environment an autograder zip asks for (its environment.yml)."""
-    with zipfile.ZipFile(autograder) as archive:
+    with zipfile.ZipFile(zipped) as archive:
         return yaml.safe_load(archive.read("environment.yml"))
 
 
@@ -126,13 +126,13 @@ def zip_python(tmp_path_factory) -> str:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_zip_alone_grades_the_solution_to_full_marks_and_the_blank_to_zero(name, zip_python):
-    autograder = built(name, "autograder")
-    points = grade.questions(autograder)
+    zipped = built(name, "autograder")
+    points = autograder.questions(zipped)
     assert len(points) >= 3, f"{name}: expected at least three graded questions, got {points}"
-    with zipfile.ZipFile(autograder) as archive:
+    with zipfile.ZipFile(zipped) as archive:
         assert f"files/{publish.WHEEL}" in archive.namelist()
-    solution, blank = grade.grade_all(autograder, [built(name, "solution"), built(name, "student")], TIMEOUT_S,
-                                      workers=2, python=zip_python)
+    solution, blank = isolation.grade_all(zipped, [built(name, "solution"), built(name, "student")], TIMEOUT_S,
+                                          workers=2, python=zip_python)
     assert solution.status == "graded" and solution.scores == points, solution
     assert blank.status == "graded" and set(blank.scores.values()) == {0.0}, blank
 
@@ -145,7 +145,7 @@ def test_every_question_has_public_and_hidden_tests(name):
     hidden = {question: body.count("```{code-cell} ipython3\n# HIDDEN") for question, body in sections
               if not body.startswith("manual: true")}
     public = nbformat.read(built(name, "student"), as_version=4).metadata["otter"]["tests"]
-    assert set(public) == set(hidden) == set(grade.questions(built(name, "autograder")))
+    assert set(public) == set(hidden) == set(autograder.questions(built(name, "autograder")))
     assert min(hidden.values()) >= 1, f"{name}: a question without hidden tests: {hidden}"
     for question, source in public.items():
         assert "hidden=True" not in source and "@test_case" in source, f"{name}/{question}: public tests malformed"
@@ -211,7 +211,7 @@ def blank_with_cell(name: str, source: str, where: Path, at_end: bool = False) -
 def test_an_endless_loop_scores_zero_within_the_time_limit(tmp_path):
     name = NAMES[0]
     looping = blank_with_cell(name, "while True:\n    pass", tmp_path / f"{name}.ipynb")
-    (result,) = grade.grade_all(built(name, "autograder"), [looping], timeout=20)
+    (result,) = isolation.grade_all(built(name, "autograder"), [looping], timeout=20)
     assert result.status == "timeout" and result.total == 0
     assert result.seconds < 20 + 10
 
@@ -226,13 +226,13 @@ def test_a_kernel_slower_to_start_than_jupyter_waits_is_waited_for(tmp_path, mon
         {"argv": ["bash", "-c", launch, "{connection_file}"], "display_name": "slow", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     name = NAMES[0]
-    assert grade.KERNEL_START_S >= 4 * 60
-    monkeypatch.setattr(grade, "KERNEL_START_S", 3)
-    (impatient,) = grade.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
+    assert isolation.KERNEL_START_S >= 4 * 60
+    monkeypatch.setattr(isolation, "KERNEL_START_S", 3)
+    (impatient,) = isolation.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
     assert impatient.status == "error" and "Kernel didn't respond in 3 seconds" in impatient.detail
     assert "did not start on the first try" in impatient.detail
-    monkeypatch.setattr(grade, "KERNEL_START_S", 40)
-    (patient,) = grade.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
+    monkeypatch.setattr(isolation, "KERNEL_START_S", 40)
+    (patient,) = isolation.grade_all(built(name, "autograder"), [built(name, "student")], TIMEOUT_S)
     assert patient.status == "graded" and patient.seconds > 8, (patient.status, patient.detail)
 
 
@@ -243,7 +243,7 @@ def test_a_submission_cannot_change_the_autograder(tmp_path):
     vandal = blank_with_cell(name, f"open({str(autograder)!r}, 'ab').write(b'tests changed')",
                              tmp_path / f"{name}.ipynb")
     with pytest.raises(RuntimeError, match="changed while"):
-        grade.grade_all(autograder, [vandal, built(name, "solution")], TIMEOUT_S)
+        isolation.grade_all(autograder, [vandal, built(name, "solution")], TIMEOUT_S)
 
 
 def test_a_submission_cannot_change_another_grade(tmp_path):
@@ -253,7 +253,7 @@ def test_a_submission_cannot_change_another_grade(tmp_path):
     solution.parent.mkdir()
     solution.write_bytes(built(name, "solution").read_bytes())
     vandal = blank_with_cell(name, f"open({str(out)!r}, 'w').write('all zero')", tmp_path / f"{name}.ipynb")
-    assert grade.main([str(built(name, "autograder")), str(vandal), str(solution), "--out", str(out)]) == 0
+    assert cli.main([str(built(name, "autograder")), str(vandal), str(solution), "--out", str(out)]) == 0
     rows = {row["submission"]: row for row in csv.DictReader(out.read_text().splitlines())}
     assert (rows[str(vandal)]["total"], rows[str(vandal)]["status"]) == ("0.0", "graded"), rows
     assert (rows[str(solution)]["total"], rows[str(solution)]["status"]) == ("10.0", "graded"), rows
@@ -289,7 +289,7 @@ def test_hostile_submissions_score_zero_in_parallel_and_harm_no_one(tmp_path):
     (tmp_path / "text.ipynb").write_text("these are my answers")
     submissions += [tmp_path / "corrupt.ipynb", tmp_path / "text.ipynb", other]
     out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
-    assert grade.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
+    assert cli.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
                        "--timeout", str(TIMEOUT_S), "--memory", "6", "--feedback", str(feedback)]) == 0
     rows = {Path(row["submission"]).name: row for row in csv.DictReader(out.read_text().splitlines())}
     assert rows[other.name]["total"] == "10.0", rows[other.name]
@@ -299,7 +299,7 @@ def test_hostile_submissions_score_zero_in_parallel_and_harm_no_one(tmp_path):
     leftovers = subprocess.run(["pgrep", "-f", "sleep 600.4242"], capture_output=True, text=True).stdout
     assert not leftovers.strip(), f"processes outlived their grading: {leftovers}"
     smuggler = (feedback / f"smuggle_{name}.md").read_text()
-    hidden = secrets(name)["hidden test"] | grade.hidden_lines(built(name, "autograder"))
+    hidden = secrets(name)["hidden test"] | autograder.hidden_lines(built(name, "autograder"))
     # the hidden test did reach the public test's message, and was removed line by line
     assert "[line of a hidden test removed]" in smuggler and not [line for line in hidden if line in smuggler]
 
@@ -309,12 +309,12 @@ def test_feedback_lists_every_test_and_hides_hidden_tests(tmp_path):
     out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
     blank = tmp_path / f"s1_{name}.ipynb"
     blank.write_bytes(built(name, "student").read_bytes())
-    assert grade.main([str(built(name, "autograder")), str(blank), "--out", str(out),
+    assert cli.main([str(built(name, "autograder")), str(blank), "--out", str(out),
                        "--feedback", str(feedback)]) == 0
     text = (feedback / f"s1_{name}.md").read_text()
     (row,) = csv.DictReader(out.read_text().splitlines())
     assert row["feedback"] == f"feedback/s1_{name}.md"
-    for question in grade.questions(built(name, "autograder")):
+    for question in autograder.questions(built(name, "autograder")):
         assert f"## {question}: 0 of" in text
     assert "public test 1" in text and "hidden test" in text and "failed" in text
     assert not [line for line in secrets(name)["hidden test"] if line in text]

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gatedrnn.cells import gru_gates, gru_step, lstm_gates, lstm_step
-from gatedrnn.layers import GRU, LSTM, unroll
+from gatedrnn.nn.cells import gru_gates, gru_step, lstm_gates, lstm_step
+from gatedrnn.nn.layers import GRU, LSTM, unroll
 
 LSTM_GATES = ("i", "f", "g", "o")
 GRU_GATES = ("r", "z", "n")

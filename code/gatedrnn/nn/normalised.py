@@ -13,13 +13,13 @@ per-feature gain γ and bias β; the two papers differ in where μ and σ² come
 * **Batch normalisation** (:func:`batch_norm`): the mean and variance of each feature over the batch, *separately at
   every time step*; in evaluation mode, running averages of them kept per step.
 
-Notation and layout follow :mod:`gatedrnn.cells`: ``x_t`` the input, ``h_t`` the hidden state, ``c_t`` the cell; gate
+Notation and layout follow :mod:`gatedrnn.nn.cells`: ``x_t`` the input, ``h_t`` the hidden state, ``c_t`` the cell; gate
 order as in PyTorch, LSTM (i, f, g, o), GRU (r, z, n); ``u_t``, the input's share of the pre-activations (here
 normalised, plus the bias), is computed for every step before the loop because it does not depend on the state.
 The modules are one unidirectional, time-first layer (input [T, N, I]) with ``torch.nn``'s return convention:
 ``(output [T, N, H], (h_n, c_n))`` for the LSTMs, ``(output, h_n)`` for the GRU, each final state [1, N, H].
 
-The loop over time is :func:`gatedrnn.layers.unroll`, not :func:`~gatedrnn.layers.run_layer`: ``run_layer`` forms
+The loop over time is :func:`gatedrnn.nn.layers.unroll`, not :func:`~gatedrnn.nn.layers.run_layer`: ``run_layer`` forms
 ``u_t = W_ih x_t + b_ih`` itself, with no place for normalising ``W_ih x_t``, and its cell receives no step index,
 which the batch-normalised LSTM needs to pick that step's statistics. Each module therefore computes ``u`` for all
 steps and unrolls a step of its own; the batch-normalised one draws the step index from an iterator.
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gatedrnn import validation
-from gatedrnn.layers import Carry, unroll
+from gatedrnn.nn.layers import Carry, unroll
 
 Norm = Callable[[Tensor], Tensor]  # a ↦ N(a; γ, β), the gains, biases and statistics already chosen
 

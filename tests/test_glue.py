@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from gatedrnn.book import glue
+from gatedrnn.book.glue import glue
 
 
 def test_glue_hands_the_value_to_myst_nb(monkeypatch):

@@ -2,7 +2,7 @@
 
 Notation (chapter 2): ``x_t`` the input, ``h_t`` the hidden state, ``c_t`` the LSTM's cell state. Every step takes
 ``u_t = W_ih x_t + b_ih``, the input's share of the pre-activations, already computed: it does not depend on the
-state, so a layer computes it for all steps in one matrix product before the loop (:mod:`gatedrnn.layers`).
+state, so a layer computes it for all steps in one matrix product before the loop (:mod:`gatedrnn.nn.layers`).
 Each equation is one line, with the label it carries in the chapters in a comment. Gate order is PyTorch's:
 LSTM (i, f, g, o), GRU (r, z, n).
 

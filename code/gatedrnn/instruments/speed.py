@@ -2,8 +2,8 @@
 with a size, how many bytes autograd saves for the backward pass, the same with gradient checkpointing, and how
 close a computation comes to the device's attainable rate of arithmetic.
 
-Wall times themselves are measured with :func:`gatedrnn.cost.fastest_seconds`; this module turns them into the
-chapter's quantities.
+Wall times themselves are measured with :func:`gatedrnn.instruments.cost.fastest_seconds`; this module turns them into
+the chapter's quantities.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.checkpoint import checkpoint
 
-from gatedrnn import cost
+from gatedrnn.instruments import cost
 from gatedrnn.validation import check_size
 
 
@@ -119,7 +119,7 @@ Stretch = Callable[[Tensor, tuple[Tensor, ...]], tuple["Tensor | list[Tensor]", 
 def checkpointed(stretch: Stretch, inputs: Tensor, state: tuple[Tensor, ...],
                  segment: int) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Gradient checkpointing through time (Chen et al. 2016): ``stretch(inputs_seg, state)`` runs a stretch of
-    steps, such as :func:`gatedrnn.layers.run_layer` with its cell and weights, and returns ``(their outputs, final
+    steps, such as :func:`gatedrnn.nn.layers.run_layer` with its cell and weights, and returns ``(their outputs, final
     state)``; here it runs on ``inputs`` [T, ...] one segment of ``segment`` steps at a time, and only each segment's
     inputs and outputs stay in memory. The backward pass recomputes a segment's internals when it reaches it: one
     more forward pass, for memory that grows as the T / S segment boundaries plus one segment's internals instead of
@@ -143,8 +143,8 @@ def attainable_flops(device: torch.device | str, *, size: int = 1024, dtype: tor
                      rounds: int = 5) -> float:
     """The device's rate of arithmetic on the most regular work there is, in floating-point operations per second:
     one ``size``×``size`` by ``size``×``size`` matrix product (2 size³ operations), its fastest of ``rounds`` runs
-    (:func:`gatedrnn.cost.fastest_seconds`). A measured reference, not the vendor's peak and not a ceiling (a fused
-    library kernel can beat it); on a CPU it counts the threads torch uses."""
+    (:func:`gatedrnn.instruments.cost.fastest_seconds`). A measured reference, not the vendor's peak and not a ceiling
+    (a fused library kernel can beat it); on a CPU it counts the threads torch uses."""
     size, rounds = check_size("size", size), check_size("rounds", rounds)
     device = torch.device(device)
     a = torch.randn(size, size, device=device, dtype=dtype)

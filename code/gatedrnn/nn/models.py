@@ -1,8 +1,8 @@
 """A recurrent module with a readout: the networks the book trains.
 
-The recurrent part is one of the package's layers (:class:`~gatedrnn.layers.RNN`, ``LSTM``, ``GRU``) or its
+The recurrent part is one of the package's layers (:class:`~gatedrnn.nn.layers.RNN`, ``LSTM``, ``GRU``) or its
 ``torch.nn`` namesake, whose fused kernels compute the same function faster (the comparison chapter), or one of
-the minimal recurrences :class:`~gatedrnn.minimal.MinGRU` and ``MinLSTM`` (the speed chapter); all are time-first,
+the minimal recurrences :class:`~gatedrnn.nn.minimal.MinGRU` and ``MinLSTM`` (the speed chapter); all are time-first,
 inputs [T, N, I].
 """
 
@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gatedrnn.initialisation import forget_gate_bias_, identity_recurrent_, orthogonal_recurrent_
-from gatedrnn.layers import RecurrentBase
-from gatedrnn.minimal import MinGRU, MinLSTM
-from gatedrnn.normalised import BatchNormLSTM, LayerNormGRU, LayerNormLSTM
-from gatedrnn.variants import VariantGRU, VariantLSTM
+from gatedrnn.nn.initialisation import forget_gate_bias_, identity_recurrent_, orthogonal_recurrent_
+from gatedrnn.nn.layers import RecurrentBase
+from gatedrnn.nn.minimal import MinGRU, MinLSTM
+from gatedrnn.nn.normalised import BatchNormLSTM, LayerNormGRU, LayerNormLSTM
+from gatedrnn.nn.variants import VariantGRU, VariantLSTM
 from gatedrnn.validation import check_size
 
 # The layers a readout can sit on: the three models (the package's and torch.nn's), and the speed and recipe
@@ -39,10 +39,10 @@ def fused(
 ) -> nn.RNNBase:
     """PyTorch's fused one-layer, time-first ``torch.nn.RNN``, ``LSTM`` or ``GRU``, as the experiments of Part III use
     it. ``mode`` is one of ``MODES``: ``"RNN"``, ``"LSTM"`` and ``"GRU"`` keep PyTorch's initialisation, except
-    that an LSTM's forget bias starts at ``forget_bias`` (:func:`~gatedrnn.initialisation.forget_gate_bias_`; 1 by
+    that an LSTM's forget bias starts at ``forget_bias`` (:func:`~gatedrnn.nn.initialisation.forget_gate_bias_`; 1 by
     default, the LSTM chapter's recommendation); ``"orthogonal RNN"`` is the tanh network with an orthogonal W_hh
-    (:func:`~gatedrnn.initialisation.orthogonal_recurrent_`) and ``"IRNN"`` the ReLU network with W_hh = I
-    (:func:`~gatedrnn.initialisation.identity_recurrent_`). Random draws come from PyTorch's global generator."""
+    (:func:`~gatedrnn.nn.initialisation.orthogonal_recurrent_`) and ``"IRNN"`` the ReLU network with W_hh = I
+    (:func:`~gatedrnn.nn.initialisation.identity_recurrent_`). Random draws come from PyTorch's global generator."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     I, H = check_size("input_size", input_size), check_size("hidden_size", hidden_size)

@@ -5,21 +5,19 @@ so the book trains each setting from several seeds and reports all of them.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gatedrnn import tasks
-from gatedrnn.runtime import seed_everything
-from gatedrnn.seeds import Generators, SeedStack
-from gatedrnn.training import History, NonFiniteError, TrainingConfig, train_or_stop
+from gatedrnn.data import tasks
+from gatedrnn.experiments.runtime import seed_everything
+from gatedrnn.experiments.seeds import Generators, SeedStack
+from gatedrnn.experiments.training import History, NonFiniteError, TrainingConfig, train_or_stop
 from gatedrnn.validation import check_flag, check_size
 
 # The adding-problem batches of seed s are drawn from generator seed ADDING_DATA_OFFSET + s, so that a run's data and
@@ -27,16 +25,13 @@ from gatedrnn.validation import check_flag, check_size
 ADDING_DATA_OFFSET = 1000
 
 Batches = Callable[[int], tuple[Tensor, Tensor]]
-# What an ablation can conclude about a change, from the interval of its effect (:func:`verdict`).
-HELPS, HURTS, UNCLEAR = "helps", "hurts", "no detectable difference at this budget"
-SMALL = "a difference too small to act on"
 
 
 @dataclass(frozen=True)
 class SeedRun:
-    """One training run: its ``seed``, the :class:`~gatedrnn.training.History`, the ``error`` that stopped it (or
-    None), the ``score`` the evaluation gave afterwards (NaN if it stopped), its training time in ``seconds`` (its
-    share of the time when seeds train together), and the ``(steps taken, score)`` pairs evaluated along the way
+    """One training run: its ``seed``, the :class:`~gatedrnn.experiments.training.History`, the ``error`` that stopped
+    it (or None), the ``score`` the evaluation gave afterwards (NaN if it stopped), its training time in ``seconds``
+    (its share of the time when seeds train together), and the ``(steps taken, score)`` pairs evaluated along the way
     (a learning curve on held-out data; empty unless asked for)."""
 
     seed: int
@@ -77,15 +72,15 @@ def run_seeds(
 ) -> list[SeedRun]:
     """Train one model per seed and score it.
 
-    For each seed, every generator is seeded (:func:`~gatedrnn.runtime.seed_everything`), ``build(seed)`` returns
-    a fresh model and its stream of batches, :func:`~gatedrnn.training.train_or_stop` trains it, and
+    For each seed, every generator is seeded (:func:`~gatedrnn.experiments.runtime.seed_everything`), ``build(seed)``
+    returns a fresh model and its stream of batches, :func:`~gatedrnn.experiments.training.train_or_stop` trains it, and
     ``evaluate(model)`` (called in eval mode, without gradients) scores it. With ``evaluate_every = k``, the model
     is also scored after every k steps (the final score ends the list), for a held-out learning curve; ``evaluate``
     must then leave the global random state alone, or it would change the training that follows. ``seconds`` is the
     training time alone. A run that meets inf/NaN is kept, with its error and a NaN score. One progress bar, named
     ``label``, counts the steps of all runs; it is silent when ``TQDM_DISABLE=1`` (the book's build sets it).
 
-    With ``batched=True`` the seeds train together (``gatedrnn.seeds.SeedStack``): every model is built
+    With ``batched=True`` the seeds train together (``gatedrnn.experiments.seeds.SeedStack``): every model is built
     first, then each step runs all seeds' forward and backward passes as one batched computation, each seed on its
     own batch, with its own ‖g‖, clipping and optimizer state. A seed that meets inf/NaN stops there, as it would
     alone, and the others go on. Each seed's batches and evaluations draw from its own generators, as seeded and
@@ -207,12 +202,13 @@ def train_on_adding(
     *,
     batch_size: int = 64,
 ) -> tuple[History, NonFiniteError | None]:
-    """Train a :class:`~gatedrnn.models.LastStep` ``model`` on the adding problem, the recipe of chapters 4 to 8.
+    """Train a :class:`~gatedrnn.nn.models.LastStep` ``model`` on the adding problem, the recipe of chapters 4 to 8.
 
     Fresh batches of ``batch_size`` sequences of length ``sequence_length`` are drawn from generator seed
-    ``ADDING_DATA_OFFSET + seed`` (:func:`~gatedrnn.tasks.adding_batches`) in the device and dtype of ``model``'s
-    parameters, and :func:`~gatedrnn.training.train_or_stop` trains with :func:`~gatedrnn.tasks.adding_loss`.
-    Returns ``(history, None)`` after a full run, or the history up to the step that met inf/NaN and its error.
+    ``ADDING_DATA_OFFSET + seed`` (:func:`~gatedrnn.data.tasks.adding_batches`) in the device and dtype of ``model``'s
+    parameters, and :func:`~gatedrnn.experiments.training.train_or_stop` trains with
+    :func:`~gatedrnn.data.tasks.adding_loss`. Returns ``(history, None)`` after a full run, or the history up to the
+    step that met inf/NaN and its error.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -229,85 +225,3 @@ def final_loss(history: History, last: int = 100) -> float:
         raise TypeError(f"history: expected a training.History, got {type(history).__name__}")
     check_size("last", last)
     return math.fsum(history.loss[-last:]) / last if len(history) >= last else math.nan
-
-
-def fisher_exact(successes_a: int, runs_a: int, successes_b: int, runs_b: int) -> float:
-    """Two-sided p-value of Fisher's exact test that two groups of runs share one success rate: the probability,
-    with the margins fixed, of a table at most as likely as the observed one (successes_a of runs_a against
-    successes_b of runs_b). Small numbers of seeds call for an exact test; a large p says only that the runs cannot
-    tell the groups apart, not that they are alike."""
-    for name, value in (("successes_a", successes_a), ("runs_a", runs_a), ("successes_b", successes_b),
-                        ("runs_b", runs_b)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name}: expected an int >= 0, got {value!r}")
-    if successes_a > runs_a or successes_b > runs_b or runs_a + runs_b == 0:
-        raise ValueError(f"expected 0 <= successes <= runs in each group, got {successes_a}/{runs_a} and "
-                         f"{successes_b}/{runs_b}")
-    total, successes = runs_a + runs_b, successes_a + successes_b
-
-    def probability(k: int) -> float:  # hypergeometric: k of the successes fall in group a
-        return math.comb(runs_a, k) * math.comb(runs_b, successes - k) / math.comb(total, successes)
-
-    observed = probability(successes_a)
-    possible = range(max(0, successes - runs_b), min(runs_a, successes) + 1)
-    return min(1.0, math.fsum(p for p in map(probability, possible) if p <= observed * (1 + 1e-9)))
-
-
-def bootstrap_median_interval(values: Iterable[float], level: float = 0.95, *, resamples: int = 10_000,
-                              seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (Efron's percentile method): ``resamples`` samples
-    of the same size drawn with replacement by a NumPy generator seeded with ``seed``, the median of each, and the
-    (1 - ``level``)/2 and (1 + ``level``)/2 quantiles of those medians. With a handful of seeds the interval is
-    coarse, and its ends are extreme values of the sample: for five values at ``level`` 0.95 it runs from the
-    smallest to the largest (a resample's median is the smallest value with probability 0.058), so it excludes 0
-    only when all five lie on one side of it, the two-sided sign test at 2/2⁵ ≈ 0.06."""
-    x = np.asarray(list(values), dtype=float)
-    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
-        raise ValueError(f"values: expected two or more finite numbers, got {x.tolist()!r}")
-    if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0 < level < 1:
-        raise ValueError(f"level: expected a number in (0, 1), got {level!r}")
-    check_size("resamples", resamples)
-    rows = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
-    medians = np.median(x[rows], axis=1)
-    low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
-
-
-def verdict(interval: tuple[float, float], median: float, smallest: float) -> str:
-    """What an ablation concludes from the median ``median`` of its paired improvements (positive: better than the
-    reference) and the interval ``(low, high)`` of that median: ``HELPS`` when the interval lies above 0 and the
-    median is at least ``smallest`` (the smallest effect worth a line in a recipe), ``HURTS`` in the mirror case,
-    ``SMALL`` when the interval excludes 0 but the median is smaller than ``smallest``, and ``UNCLEAR`` ("no
-    detectable difference at this budget") when the interval contains 0."""
-    low, high = interval
-    for name, value in (("interval", low), ("interval", high), ("median", median), ("smallest", smallest)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-            raise ValueError(f"{name}: expected finite numbers, got {value!r}")
-    if not smallest >= 0:
-        raise ValueError(f"smallest: expected a number >= 0, got {smallest!r}")
-    if low > 0 and median >= smallest:
-        return HELPS
-    if high < 0 and median <= -smallest:
-        return HURTS
-    return SMALL if low > 0 or high < 0 else UNCLEAR
-
-
-@dataclass(frozen=True)
-class Effect:
-    """The effect of a change over paired seeds: the median of its improvements, the bootstrap interval
-    ``(low, high)`` of that median, and the :func:`verdict` they support."""
-
-    median: float
-    low: float
-    high: float
-    verdict: str
-
-
-def paired_effect(improvements: Iterable[float], smallest: float = 0.0) -> Effect:
-    """The :class:`Effect` of a change from its ``improvements``, one per seed (positive: the change did better than
-    its reference on that seed): their median, its 95 % :func:`bootstrap_median_interval`, and the
-    :func:`verdict` with ``smallest`` the smallest effect worth acting on."""
-    x = np.asarray(list(improvements), dtype=float)
-    low, high = bootstrap_median_interval(x)
-    median = float(np.median(x))
-    return Effect(median, low, high, verdict((low, high), median, smallest))

@@ -1,6 +1,6 @@
 """Sequence modules, built in three levels as PyTorch's fastrnns benchmark builds them:
 
-* a *cell* is one step of :mod:`gatedrnn.cells`, from ``u_t`` and the state ``s_{t-1}`` to ``s_t``, where the state
+* a *cell* is one step of :mod:`gatedrnn.nn.cells`, from ``u_t`` and the state ``s_{t-1}`` to ``s_t``, where the state
   is a tuple, ``(h,)`` for the RNN and the GRU, ``(h, c)`` for the LSTM;
 * a *layer* unrolls a cell over time (:func:`unroll`): :func:`run_layer` computes ``u_t = W_ih x_t + b_ih`` for
   every t in one product and runs the cell forward in time, :func:`run_reversed` backwards;
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gatedrnn import validation
-from gatedrnn.cells import gru_step, lstm_step, reset_uniform, rnn_step
+from gatedrnn.nn.cells import gru_step, lstm_step, reset_uniform, rnn_step
 
 State = Tensor | tuple[Tensor, Tensor]  # torch.nn's form of hx and h_n: a tensor, or (h, c) for the LSTM
 Carry = tuple[Tensor, ...]  # the state a cell carries from one step to the next: (h,) or (h, c)
@@ -65,7 +65,7 @@ def unroll(step: Callable[[Tensor, Carry], tuple[Carry, Any]], u: Tensor, state:
     ``u`` [T, N, G·H] holds the input's share ``u_t = W_ih x_t + b_ih`` of every step, computed before the loop
     because it does not depend on the state; ``state`` is the tuple a step carries, ``(h,)`` or ``(h, c)``.
     ``step`` emits what the caller keeps: ``h_t`` for a layer (:func:`run_layer`), the gate values for
-    :func:`gatedrnn.gates.record_gates`.
+    :func:`gatedrnn.instruments.gates.record_gates`.
     """
     emitted = []
     for u_t in u.unbind(0):  # one backward node for all steps; each u[t] would add a [T, N, G·H] zero gradient: O(T²)

@@ -1,9 +1,9 @@
 """The long-range benchmarks of chapter 9 as experiments: for each task, how a seed becomes a model and its stream of
 training batches, the training loss, and the score on held-out data.
 
-A :class:`Benchmark` is trained with :func:`run`, which hands it to :func:`~gatedrnn.experiments.run_seeds`. The
+A :class:`Benchmark` is trained with :func:`run`, which hands it to :func:`~gatedrnn.experiments.sweeps.run_seeds`. The
 recurrent layer is any module that maps ``[T, N, input_size]`` to an output sequence (chapter 9 uses
-:func:`~gatedrnn.models.fused`); the benchmark adds the readout.
+:func:`~gatedrnn.nn.models.fused`); the benchmark adds the readout.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gatedrnn import models, tasks
-from gatedrnn.experiments import Batches, SeedRun, run_seeds
-from gatedrnn.training import TrainingConfig
+from gatedrnn.data import tasks
+from gatedrnn.nn import models
+from gatedrnn.experiments.sweeps import Batches, SeedRun, run_seeds
+from gatedrnn.experiments.training import TrainingConfig
 from gatedrnn.validation import check_flag, check_size
 
 # Held-out data is drawn from generator seed TEST_SEED_OFFSET + T, far from the training seeds 0, 1, 2, ...
@@ -62,7 +63,7 @@ def standardise_adding(inputs: Tensor, sequence_length: int) -> Tensor:
 def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
            device: torch.device | str | None = None, dtype: torch.dtype | None = None,
            standardise: bool = False) -> Benchmark:
-    """The adding problem at length T: a :class:`~gatedrnn.models.LastStep` readout, mean squared error, scored on
+    """The adding problem at length T: a :class:`~gatedrnn.nn.models.LastStep` readout, mean squared error, scored on
     ``test_size`` held-out sequences (``tasks.ADDING_BASELINE_MSE`` without memory); data in ``dtype`` (the
     default dtype if None), which the recurrent layer must share. With ``standardise=True`` every input, for
     training and for the score, first goes through :func:`standardise_adding` (the targets are unchanged)."""
@@ -91,8 +92,8 @@ def adding(sequence_length: int, batch_size: int, *, test_size: int = 1000,
 
 def copy(delay: int, batch_size: int, *, test_size: int = 500,
          device: torch.device | str | None = None) -> Benchmark:
-    """The copy task at delay T: one-hot symbols in, an :class:`~gatedrnn.models.EveryStep` readout, cross-entropy
-    per step, scored on ``test_size`` held-out sequences (:func:`~gatedrnn.tasks.copy_baseline` without memory)."""
+    """The copy task at delay T: one-hot symbols in, an :class:`~gatedrnn.nn.models.EveryStep` readout, cross-entropy
+    per step, scored on ``test_size`` held-out sequences (:func:`~gatedrnn.data.tasks.copy_baseline` without memory)."""
     T = check_size("delay", delay)
     check_size("batch_size", batch_size)
     test = tasks.copy_task(check_size("test_size", test_size), T,
@@ -109,7 +110,7 @@ def copy(delay: int, batch_size: int, *, test_size: int = 500,
 
 def digits(by: str, batch_size: int, *, train_size: int | None = None,
            device: torch.device | str | None = None) -> Benchmark:
-    """Sequential digits read ``by`` pixel (T = 64) or row (T = 8): a :class:`~gatedrnn.models.LastStep` readout over
+    """Sequential digits read ``by`` pixel (T = 64) or row (T = 8): a :class:`~gatedrnn.nn.models.LastStep` readout over
     ten classes, cross-entropy, scored by accuracy on the held-out quarter of the images. Each step samples
     ``batch_size`` training images with replacement from the seed's generator, out of the whole training split or,
     with ``train_size = n``, out of its first n images only (the split is already shuffled, so these are a random
@@ -140,7 +141,7 @@ def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: Tra
         label: str = "", *, batched: bool = False) -> list[SeedRun]:
     """Train ``benchmark`` from every seed: ``recurrent(input_size)`` builds a fresh recurrent layer after the seed is
     set (so the seed picks its initial weights), ``Benchmark.make`` adds the readout and the seed's batches, and
-    :func:`~gatedrnn.experiments.run_seeds` trains and scores (all seeds at once with ``batched=True``)."""
+    :func:`~gatedrnn.experiments.sweeps.run_seeds` trains and scores (all seeds at once with ``batched=True``)."""
     if not isinstance(benchmark, Benchmark):
         raise TypeError(f"benchmark: expected a benchmarks.Benchmark, got {type(benchmark).__name__}")
     return run_seeds(lambda seed: benchmark.make(recurrent(benchmark.input_size), seed), benchmark.loss, config,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gatedrnn.cells import gru_gates, lstm_gates
+from gatedrnn.nn.cells import gru_gates, lstm_gates
 from gatedrnn.validation import check_shape
 
 

@@ -1,15 +1,15 @@
 """Many seeds of one experiment: each run is the run training alone would give, and a blow-up is recorded, not lost."""
 
-import itertools
 import math
 
-import numpy as np
 
 import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import experiments, models, tasks, training
+from gatedrnn.data import tasks
+from gatedrnn.experiments import sweeps, training
+from gatedrnn.nn import models
 
 
 def build(seed, H=8, scale=1.0):
@@ -29,7 +29,7 @@ def evaluate(net):
 
 def test_each_run_equals_training_that_seed_by_hand():
     config = training.TrainingConfig(steps=20, learning_rate=1e-2)
-    runs = experiments.run_seeds(build, tasks.adding_loss, config, [3, 4], evaluate)
+    runs = sweeps.run_seeds(build, tasks.adding_loss, config, [3, 4], evaluate)
     assert [r.seed for r in runs] == [3, 4]
     for run in runs:
         gatedrnn.seed_everything(run.seed)
@@ -44,8 +44,8 @@ def test_each_run_equals_training_that_seed_by_hand():
 
 def test_checkpoints_score_the_model_after_every_k_steps_without_changing_its_training():
     config = training.TrainingConfig(steps=20, learning_rate=1e-2)
-    (plain,) = experiments.run_seeds(build, tasks.adding_loss, config, [5], evaluate)
-    (run,) = experiments.run_seeds(build, tasks.adding_loss, config, [5], evaluate, evaluate_every=6)
+    (plain,) = sweeps.run_seeds(build, tasks.adding_loss, config, [5], evaluate)
+    (run,) = sweeps.run_seeds(build, tasks.adding_loss, config, [5], evaluate, evaluate_every=6)
     assert plain.checkpoints == () and run.history.loss == plain.history.loss and run.score == plain.score
     assert [step for step, _ in run.checkpoints] == [6, 12, 18, 20] and run.checkpoints[-1][1] == run.score
     for step, score in run.checkpoints[:-1]:
@@ -59,7 +59,7 @@ def test_checkpoints_score_the_model_after_every_k_steps_without_changing_its_tr
 
 def test_a_run_that_blows_up_is_kept_with_its_error_and_a_nan_score():
     config = training.TrainingConfig(steps=40, learning_rate=1e6, optimizer="sgd")
-    runs = experiments.run_seeds(lambda seed: build(seed, scale=50.0), tasks.adding_loss, config, [0], evaluate)
+    runs = sweeps.run_seeds(lambda seed: build(seed, scale=50.0), tasks.adding_loss, config, [0], evaluate)
     (run,) = runs
     assert isinstance(run.error, training.NonFiniteError) and math.isnan(run.score)
     assert len(run.history) == run.error.step < 40
@@ -68,27 +68,27 @@ def test_a_run_that_blows_up_is_kept_with_its_error_and_a_nan_score():
 def test_bad_arguments_are_named():
     config = training.TrainingConfig(steps=1, learning_rate=1e-2)
     with pytest.raises(ValueError, match="seeds: expected one or more ints"):
-        experiments.run_seeds(build, tasks.adding_loss, config, [], evaluate)
+        sweeps.run_seeds(build, tasks.adding_loss, config, [], evaluate)
     with pytest.raises(ValueError, match="seeds: expected one or more ints"):
-        experiments.run_seeds(build, tasks.adding_loss, config, [0.5], evaluate)
+        sweeps.run_seeds(build, tasks.adding_loss, config, [0.5], evaluate)
     with pytest.raises(TypeError, match="config: expected a TrainingConfig"):
-        experiments.run_seeds(build, tasks.adding_loss, {"steps": 1}, [0], evaluate)
+        sweeps.run_seeds(build, tasks.adding_loss, {"steps": 1}, [0], evaluate)
     with pytest.raises(ValueError, match="evaluate_every: expected an int >= 1, got 0"):
-        experiments.run_seeds(build, tasks.adding_loss, config, [0], evaluate, evaluate_every=0)
+        sweeps.run_seeds(build, tasks.adding_loss, config, [0], evaluate, evaluate_every=0)
 
 
 @pytest.mark.parametrize(("value", "disabled"), [("1", True), ("True", True), ("yes", True), ("0", False), ("", False)])
 def test_the_progress_bar_is_switched_off_explicitly_by_tqdm_disable(monkeypatch, value, disabled):
     seen = {}
 
-    class Recorder(experiments.tqdm):
+    class Recorder(sweeps.tqdm):
         def __init__(self, *args, **kwargs):
             seen.update(kwargs)
             super().__init__(*args, **{**kwargs, "disable": True})
 
     monkeypatch.setenv("TQDM_DISABLE", value)
-    monkeypatch.setattr(experiments, "tqdm", Recorder)
-    experiments.run_seeds(build, tasks.adding_loss, training.TrainingConfig(steps=2, learning_rate=1e-2), [0], evaluate,
+    monkeypatch.setattr(sweeps, "tqdm", Recorder)
+    sweeps.run_seeds(build, tasks.adding_loss, training.TrainingConfig(steps=2, learning_rate=1e-2), [0], evaluate,
                           label="x")
     assert seen["disable"] is disabled and seen["desc"] == "x" and seen["total"] == 2
 
@@ -105,7 +105,7 @@ def adding_build(mode, library=gatedrnn, built=None, scales=None, nonlinearity="
             net.rnn.weight_hh_l0.mul_((scales or {}).get(seed, 1.0))
         if built is not None:
             built[seed] = net
-        return net, tasks.adding_batches(6, 8, experiments.ADDING_DATA_OFFSET + seed)
+        return net, tasks.adding_batches(6, 8, sweeps.ADDING_DATA_OFFSET + seed)
 
     return build
 
@@ -115,7 +115,7 @@ def one_by_one_and_together(build_for, config, seeds, **kwargs):
     results = []
     for batched in (False, True):
         built = {}
-        runs = experiments.run_seeds(build_for(built), tasks.adding_loss, config, seeds, evaluate, batched=batched,
+        runs = sweeps.run_seeds(build_for(built), tasks.adding_loss, config, seeds, evaluate, batched=batched,
                                      **kwargs)
         results.append((runs, built))
     return results
@@ -191,7 +191,7 @@ def test_a_seed_that_blows_up_stops_where_it_would_alone_and_the_others_go_on():
     runs = together[0]
     assert [run.error.step if run.error else None for run in runs] == [None, 2, None, 1]
     assert runs[3].seconds < runs[1].seconds < min(runs[0].seconds, runs[2].seconds)
-    without = experiments.run_seeds(adding_build("RNN", nonlinearity="relu"), tasks.adding_loss, config, [0, 5],
+    without = sweeps.run_seeds(adding_build("RNN", nonlinearity="relu"), tasks.adding_loss, config, [0, 5],
                                     evaluate, batched=True)
     for run, undisturbed in zip(runs[::2], without):
         assert run.history.loss == pytest.approx(undisturbed.history.loss, rel=1e-12, abs=0)
@@ -217,7 +217,7 @@ def test_seeds_trained_together_draw_from_their_own_generators():
     config = training.TrainingConfig(steps=6, learning_rate=1e-2)
     results = []
     for batched in (False, True):
-        runs = experiments.run_seeds(build, tasks.adding_loss, config, [0, 1, 2], evaluate_drawing, batched=batched)
+        runs = sweeps.run_seeds(build, tasks.adding_loss, config, [0, 1, 2], evaluate_drawing, batched=batched)
         results.append((runs, torch.rand(1).item()))
     (alone, next_alone), (together, next_together) = results
     for a, b in zip(alone, together):
@@ -229,7 +229,7 @@ def test_seeds_trained_together_draw_from_their_own_generators():
 def test_the_progress_bar_counts_every_step_of_seeds_trained_together(monkeypatch):
     counted = {}
 
-    class Recorder(experiments.tqdm):
+    class Recorder(sweeps.tqdm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **{**kwargs, "disable": True})
             counted["total"] = kwargs["total"]
@@ -237,20 +237,20 @@ def test_the_progress_bar_counts_every_step_of_seeds_trained_together(monkeypatc
         def update(self, n=1):
             counted["n"] = counted.get("n", 0) + n
 
-    monkeypatch.setattr(experiments, "tqdm", Recorder)
+    monkeypatch.setattr(sweeps, "tqdm", Recorder)
     config = training.TrainingConfig(steps=8, learning_rate=0.1, optimizer="sgd")
     build = adding_build("RNN", scales={2: 50.0}, nonlinearity="relu")  # seed 2 stops at step 2
-    runs = experiments.run_seeds(build, tasks.adding_loss, config, [2, 0], evaluate, batched=True)
+    runs = sweeps.run_seeds(build, tasks.adding_loss, config, [2, 0], evaluate, batched=True)
     assert runs[0].error is not None and counted == {"total": 16, "n": 16}
 
 
 def test_bad_arguments_of_seeds_trained_together_are_named():
     config = training.TrainingConfig(steps=1, learning_rate=1e-2)
     with pytest.raises(TypeError, match="batched: expected a bool, got str 'yes'"):
-        experiments.run_seeds(build, tasks.adding_loss, config, [0], evaluate, batched="yes")
+        sweeps.run_seeds(build, tasks.adding_loss, config, [0], evaluate, batched="yes")
     mixed = lambda seed: build(seed, H=8 + seed)  # noqa: E731
     with pytest.raises(ValueError, match="build: seeds trained together need one architecture"):
-        experiments.run_seeds(mixed, tasks.adding_loss, config, [0, 1], evaluate, batched=True)
+        sweeps.run_seeds(mixed, tasks.adding_loss, config, [0, 1], evaluate, batched=True)
 
 
 def test_train_on_adding_is_training_on_the_adding_batches_of_seed_plus_the_offset():
@@ -259,134 +259,30 @@ def test_train_on_adding_is_training_on_the_adding_batches_of_seed_plus_the_offs
     net = models.LastStep(gatedrnn.RNN(2, 4, dtype=torch.float64), 1)
     twin = models.LastStep(gatedrnn.RNN(2, 4, dtype=torch.float64), 1)
     twin.load_state_dict(net.state_dict())
-    history, error = experiments.train_on_adding(net, 7, 3, config, batch_size=5)
+    history, error = sweeps.train_on_adding(net, 7, 3, config, batch_size=5)
     generator = torch.Generator().manual_seed(1003)  # the offset is 1000
     by_hand = training.train(
         twin, lambda step: tasks.adding_problem(7, 5, generator=generator, dtype=torch.float64),
         tasks.adding_loss, config)
     assert error is None and history.loss == by_hand.loss
-    assert experiments.ADDING_DATA_OFFSET == 1000
+    assert sweeps.ADDING_DATA_OFFSET == 1000
 
 
 def test_train_on_adding_returns_the_stop_of_a_run_that_blows_up():
     net = models.LastStep(torch.nn.RNN(2, 8), 1)
     config = training.TrainingConfig(steps=50, learning_rate=1e6, optimizer="sgd")
-    history, error = experiments.train_on_adding(net, 10, 0, config)
+    history, error = sweeps.train_on_adding(net, 10, 0, config)
     assert isinstance(error, training.NonFiniteError) and len(history) == error.step < 50
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module, got str"):
-        experiments.train_on_adding("net", 10, 0, config)
+        sweeps.train_on_adding("net", 10, 0, config)
 
 
 def test_final_loss_is_the_mean_of_the_last_losses():
     history = training.History(loss=[9.0, 1.0, 2.0, 4.0])
-    assert experiments.final_loss(history, last=3) == pytest.approx(7 / 3)
-    assert experiments.final_loss(history, last=4) == pytest.approx(4.0)
-    assert math.isnan(experiments.final_loss(history, last=5))
+    assert sweeps.final_loss(history, last=3) == pytest.approx(7 / 3)
+    assert sweeps.final_loss(history, last=4) == pytest.approx(4.0)
+    assert math.isnan(sweeps.final_loss(history, last=5))
     with pytest.raises(TypeError, match="history: expected a training.History, got list"):
-        experiments.final_loss([1.0])
+        sweeps.final_loss([1.0])
     with pytest.raises(ValueError, match="last"):
-        experiments.final_loss(history, last=0)
-
-
-@pytest.mark.parametrize("table", [(5, 8, 8, 8), (0, 3, 3, 3), (2, 3, 1, 3), (7, 12, 1, 12), (0, 5, 0, 5),
-                                   (10, 10, 0, 10), (3, 4, 9, 20)])
-def test_fisher_exact_matches_scipy(table):
-    from scipy.stats import fisher_exact
-
-    a, n_a, b, n_b = table
-    expected = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="two-sided").pvalue
-    assert experiments.fisher_exact(a, n_a, b, n_b) == pytest.approx(expected, rel=1e-9)
-
-
-def test_fisher_exact_names_bad_counts():
-    with pytest.raises(ValueError, match="runs_b: expected an int >= 0, got -1"):
-        experiments.fisher_exact(1, 2, 0, -1)
-    with pytest.raises(ValueError, match="expected 0 <= successes <= runs"):
-        experiments.fisher_exact(3, 2, 0, 1)
-
-
-@pytest.mark.parametrize("n, seed", [(6, 0), (9, 1), (40, 2)])
-def test_bootstrap_median_interval_matches_scipys_percentile_bootstrap_of_the_median(n, seed):
-    from scipy.stats import bootstrap
-    values = np.random.default_rng(seed).lognormal(size=n)
-    low, high = experiments.bootstrap_median_interval(values, resamples=20_000, seed=seed)
-    reference = bootstrap((values,), np.median, confidence_level=0.95, n_resamples=20_000, method="percentile",
-                          random_state=np.random.default_rng(seed + 100)).confidence_interval
-    spread = values.max() - values.min()
-    # two independent Monte Carlo estimates of the same quantiles: they agree up to resampling noise
-    assert low == pytest.approx(reference.low, abs=0.08 * spread)
-    assert high == pytest.approx(reference.high, abs=0.08 * spread)
-    assert values.min() <= low <= np.median(values) <= high <= values.max()
-
-
-def test_bootstrap_median_interval_of_constant_values_is_that_value_and_narrows_with_the_level():
-    assert experiments.bootstrap_median_interval([2.0, 2.0, 2.0]) == (2.0, 2.0)
-    values = np.random.default_rng(3).normal(size=30)
-    wide, narrow = experiments.bootstrap_median_interval(values), experiments.bootstrap_median_interval(values, 0.5)
-    assert wide[0] < narrow[0] < narrow[1] < wide[1]
-
-
-def exact_bootstrap_range(values, q, slack=0.005):
-    """The reference: every one of the n^n equally likely resamples enumerated, the exact distribution of their
-    medians, and the range in which a quantile q of many resamples must fall: from the exact (q - slack)-quantile
-    to the exact (q + slack)-quantile (the distribution has atoms, so a sampled quantile may sit at either side of
-    one)."""
-    medians = sorted(float(np.median(sample)) for sample in itertools.product(values, repeat=len(values)))
-    return (float(np.quantile(medians, q - slack, method="lower")),
-            float(np.quantile(medians, q + slack, method="higher")))
-
-
-@pytest.mark.parametrize("values", [[0.3, -1.2, 2.5], [1.0, 2.0, 4.0, 8.0], [-0.5, 0.1, 0.2, 0.4, 3.0]])
-def test_bootstrap_interval_of_the_median_matches_exact_enumeration(values):
-    low, high = experiments.bootstrap_median_interval(values, 0.9, resamples=200_000, seed=1)
-    low_range, high_range = exact_bootstrap_range(values, 0.05), exact_bootstrap_range(values, 0.95)
-    assert low_range[0] <= low <= low_range[1] and high_range[0] <= high <= high_range[1], (low, high)
-    assert min(values) <= low <= float(np.median(values)) <= high <= max(values)
-
-
-def test_bootstrap_interval_is_reproducible_and_its_arguments_are_named():
-    values = [0.1, 0.4, -0.2, 0.3]
-    assert experiments.bootstrap_median_interval(values, seed=3) == experiments.bootstrap_median_interval(values,
-                                                                                                        seed=3)
-    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
-        experiments.bootstrap_median_interval([1.0])
-    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
-        experiments.bootstrap_median_interval([1.0, math.nan])
-    with pytest.raises(ValueError, match=r"level: expected a number in \(0, 1\)"):
-        experiments.bootstrap_median_interval(values, 1.0)
-    with pytest.raises(ValueError, match="resamples: expected an int >= 1"):
-        experiments.bootstrap_median_interval(values, resamples=0)
-
-
-@pytest.mark.parametrize("interval, median, smallest, expected", [
-    ((0.2, 0.9), 0.5, 0.1, experiments.HELPS),
-    ((0.02, 0.9), 0.05, 0.1, experiments.SMALL),  # certain but smaller than worth a line
-    ((-0.9, -0.02), -0.05, 0.1, experiments.SMALL),
-    ((-0.1, 0.9), 0.5, 0.1, experiments.UNCLEAR),
-    ((-0.9, -0.2), -0.5, 0.1, experiments.HURTS),
-    ((-0.9, 0.0), -0.5, 0.1, experiments.UNCLEAR),
-])
-def test_verdict_reads_the_interval_and_the_smallest_effect(interval, median, smallest, expected):
-    assert experiments.verdict(interval, median, smallest) == expected
-
-
-def test_verdict_names_bad_arguments():
-    with pytest.raises(ValueError, match="median: expected finite numbers"):
-        experiments.verdict((0.0, 1.0), math.nan, 0.1)
-    with pytest.raises(ValueError, match="smallest: expected a number >= 0"):
-        experiments.verdict((0.0, 1.0), 0.5, -0.1)
-
-
-def test_paired_effect_of_five_seeds_is_the_sign_test_and_the_smallest_effect():
-    # five improvements: the interval runs from the smallest to the largest (a resample's median is the smallest
-    # value with probability 0.058 > 0.025), so the verdict follows their signs and the median's size
-    same_sign = [0.5, 0.6, 0.7, 0.8, 0.9]
-    assert experiments.paired_effect(same_sign, 0.3) == experiments.Effect(0.7, 0.5, 0.9, experiments.HELPS)
-    assert experiments.paired_effect(same_sign, 1.0).verdict == experiments.SMALL
-    mirrored = experiments.paired_effect([-v for v in same_sign], 0.3)
-    assert (mirrored.median, mirrored.low, mirrored.high, mirrored.verdict) == (-0.7, -0.9, -0.5,
-                                                                               experiments.HURTS)
-    assert experiments.paired_effect([-0.1, 0.6, 0.7, 0.8, 0.9]) == experiments.Effect(0.7, -0.1, 0.9,
-                                                                                      experiments.UNCLEAR)
-    with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
-        experiments.paired_effect([0.5])
+        sweeps.final_loss(history, last=0)

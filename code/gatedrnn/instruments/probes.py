@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gatedrnn.gradients import decay_factor, scalar_loss
-from gatedrnn.validation import check_flag, check_size, floating_dtype
+from gatedrnn.instruments.gradients import decay_factor
+from gatedrnn.validation import check_flag, check_scalar_loss, check_size, floating_dtype
 
 INITS = ("default", "he")  # PyTorch's own initialisation of Conv2d; kaiming_normal_ (fan_in, ReLU gain), zero biases
 RECURRENT_INITS = ("gaussian", "orthogonal")
@@ -150,7 +150,7 @@ def activation_grad_norms(
         for layer in layers:
             a = layer(a)
             activations.append(a)
-        grads = torch.autograd.grad(scalar_loss(loss_fn(a)), activations, allow_unused=True)
+        grads = torch.autograd.grad(check_scalar_loss(loss_fn(a)), activations, allow_unused=True)
     norms = [torch.zeros((), dtype=a.dtype, device=a.device) if g is None else torch.linalg.vector_norm(g)
              for g, a in zip(grads, activations)]
     return torch.stack(norms).detach()
@@ -265,9 +265,9 @@ def recurrent_grad_norms(
 
 def log_growth_rate(norms: Tensor, *, skip_last: int = 0) -> float:
     """The per-step rate λ at which a gradient norm grows going back one layer or step, fitted as
-    ``norms[l] ≈ C exp(λ (L - 1 - l))``: the logarithm of :func:`gatedrnn.gradients.decay_factor` (a least-squares
-    line through log ``norms`` against l, over all but the last ``skip_last`` entries). λ > 0: the gradient
-    explodes into the early layers; λ < 0: it vanishes."""
+    ``norms[l] ≈ C exp(λ (L - 1 - l))``: the logarithm of :func:`gatedrnn.instruments.gradients.decay_factor` (a
+    least-squares line through log ``norms`` against l, over all but the last ``skip_last`` entries). λ > 0: the
+    gradient explodes into the early layers; λ < 0: it vanishes."""
     return math.log(decay_factor(norms, skip_last=skip_last))
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from gatedrnn import clipping
+from gatedrnn.experiments import clipping
 from gatedrnn.validation import check_size
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")

@@ -25,8 +25,8 @@ left out (``LSTM_BLOCKS``, ``GRU_BLOCKS``): ``weight_ih_l0`` [G·H, I], ``weight
 order with the peepholes last: a vanilla module drawn from a seed equals torch.nn's from the same seed, and a
 peephole module from that seed has the same W and b as the vanilla one, so that an ablation compares like with like.
 
-Each step is written from its equations, one line each, and reuses :mod:`gatedrnn.cells` where a variant is the
-book's model (``"vanilla"``); :func:`gatedrnn.layers.run_layer` runs it over time.
+Each step is written from its equations, one line each, and reuses :mod:`gatedrnn.nn.cells` where a variant is the
+book's model (``"vanilla"``); :func:`gatedrnn.nn.layers.run_layer` runs it over time.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gatedrnn import validation
-from gatedrnn.cells import gru_step, lstm_step, reset_uniform
-from gatedrnn.layers import Carry, LayerParameters, RecurrentBase, State, run_layer
+from gatedrnn.nn.cells import gru_step, lstm_step, reset_uniform
+from gatedrnn.nn.layers import Carry, LayerParameters, RecurrentBase, State, run_layer
 
 # The gate blocks each variant stacks in W_ih, W_hh, b_ih and b_hh, in row order: torch.nn's order with the missing
 # gates left out. The one source of every variant's number of blocks G.
@@ -161,7 +161,7 @@ class _Variant(nn.Module):
     """One layer of a variant, unidirectional and time-first, with torch.nn's parameter names, ``hx`` and ``h_n``.
 
     The class attributes below are those of a one-layer, unidirectional, time-first ``torch.nn`` module, so that
-    code reading them (:mod:`gatedrnn.models`) treats a variant like one.
+    code reading them (:mod:`gatedrnn.nn.models`) treats a variant like one.
     """
 
     family: str
@@ -174,7 +174,7 @@ class _Variant(nn.Module):
     dropout = 0.0
     proj_size = 0
 
-    # torch.nn's conventions for hx and h_n, written once in gatedrnn.layers and used here as they are.
+    # torch.nn's conventions for hx and h_n, written once in gatedrnn.nn.layers and used here as they are.
     _initial_states = RecurrentBase._initial_states
     _state_tensor = RecurrentBase._state_tensor
     _final_state = RecurrentBase._final_state

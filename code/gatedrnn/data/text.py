@@ -91,7 +91,7 @@ def window_batches(tokens: Tensor, length: int, batch_size: int, seed: int) -> C
 
 
 def evaluate_bits(model: nn.Module, tokens: Tensor, streams: int = 16, length: int = 256) -> float:
-    """Bits per character of ``model`` (an :class:`~gatedrnn.models.EveryStep`) predicting each character of
+    """Bits per character of ``model`` (an :class:`~gatedrnn.nn.models.EveryStep`) predicting each character of
     ``tokens`` from all the characters before it: the text is cut into ``streams`` parallel pieces, read ``length``
     steps at a time with the state carried over, so context is never cut."""
     S = check_size("streams", streams)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gatedrnn.layers import LSTM, RNN, RecurrentBase, State
+from gatedrnn.nn.layers import LSTM, RNN, RecurrentBase, State
 
 
 def torch_twin(module: RecurrentBase) -> nn.Module:

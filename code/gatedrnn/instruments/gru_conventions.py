@@ -1,12 +1,12 @@
 """The three ways the GRU is written (chapter 7), as step functions with the same signature as
-:func:`gatedrnn.cells.gru_step` and the same weights (blocks r, z, n):
+:func:`gatedrnn.nn.cells.gru_step` and the same weights (blocks r, z, n):
 
 * ``"cho"``, Cho et al. (2014): the reset gate applied *before* the product, ``W_hn (r ⊙ h_{t-1})``, and
   ``h_t = z ⊙ h_{t-1} + (1 - z) ⊙ ñ_t``: z keeps the old state.
 * ``"chung"``, Chung et al. (2014): reset before the product, and ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ ñ_t``: z lets the
   candidate in.
 * ``"pytorch"``: reset *after* the product, ``r ⊙ (W_hn h_{t-1} + b_hn)``, and z keeps the old state
-  (:func:`gatedrnn.cells.gru_step`, the form of ``torch.nn.GRU``).
+  (:func:`gatedrnn.nn.cells.gru_step`, the form of ``torch.nn.GRU``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gatedrnn.cells import gru_step
-from gatedrnn.layers import GRU, unroll
+from gatedrnn.nn.cells import gru_step
+from gatedrnn.nn.layers import GRU, unroll
 
 
 def _reset_before(u: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, Tensor]:

@@ -88,8 +88,8 @@ def adding_batches(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
 ) -> Callable[[int], tuple[Tensor, Tensor]]:
-    """A stream of fresh adding-problem batches for :func:`gatedrnn.training.train`: ``batches(step)`` draws the next
-    one from a generator seeded with ``seed``, so the same seed gives the same sequence of batches."""
+    """A stream of fresh adding-problem batches for :func:`gatedrnn.experiments.training.train`: ``batches(step)`` draws
+    the next one from a generator seeded with ``seed``, so the same seed gives the same sequence of batches."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
     check_size("sequence_length", sequence_length, minimum=2)
@@ -236,9 +236,9 @@ def anbn_batches(
     min_n: int = 1,
     device: torch.device | str | None = None,
 ) -> Callable[[int], tuple[Tensor, Tensor]]:
-    """A seeded stream of fresh aⁿbⁿ batches for :func:`gatedrnn.training.train`: ``batches(step)`` gives
-    ``(inputs, targets)`` of :func:`anbn_batch`, for :class:`~gatedrnn.models.EveryStep` with ``classes =
-    ANBN_CLASSES`` and the loss :func:`~gatedrnn.models.sequence_cross_entropy`, which skips the padding."""
+    """A seeded stream of fresh aⁿbⁿ batches for :func:`gatedrnn.experiments.training.train`: ``batches(step)`` gives
+    ``(inputs, targets)`` of :func:`anbn_batch`, for :class:`~gatedrnn.nn.models.EveryStep` with ``classes =
+    ANBN_CLASSES`` and the loss :func:`~gatedrnn.nn.models.sequence_cross_entropy`, which skips the padding."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
     check_size("batch_size", batch_size)

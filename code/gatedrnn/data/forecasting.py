@@ -53,7 +53,7 @@ def seasonal_naive(series: Tensor, period: int, start: int) -> Tensor:
 
 def one_step_forecasts(model: nn.Module, series: Tensor, length: int, start: int) -> Tensor:
     """``model``'s forecast of each of ``series[start:]`` from the ``length`` true values before it (a
-    :class:`~gatedrnn.models.LastStep` with one output), as a tensor like ``series[start:]``."""
+    :class:`~gatedrnn.nn.models.LastStep` with one output), as a tensor like ``series[start:]``."""
     inputs, _ = windows(series, length, start)
     p = next(model.parameters())
     with torch.no_grad():

@@ -8,8 +8,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from gatedrnn.layers import RecurrentBase, State
-from gatedrnn.models import LastStep
+from gatedrnn import validation
+from gatedrnn.nn.layers import RecurrentBase, State
+from gatedrnn.nn.models import LastStep
 
 
 def grad_norms_through_time(
@@ -34,20 +35,9 @@ def grad_norms_through_time(
         raise TypeError(f"loss_fn: expected a callable output -> scalar, got {type(loss_fn).__name__}")
     with torch.enable_grad():
         output, _, hidden = rnn.unroll(inputs, hx)
-        grads = torch.autograd.grad(scalar_loss(loss_fn(output)), hidden, allow_unused=True)
+        grads = torch.autograd.grad(validation.check_scalar_loss(loss_fn(output)), hidden, allow_unused=True)
     norms = [torch.zeros((), dtype=h.dtype, device=h.device) if g is None else torch.linalg.vector_norm(g) for g, h in zip(grads, hidden)]
     return torch.stack(norms).detach()
-
-
-def scalar_loss(loss: object) -> Tensor:
-    """The value of a ``loss_fn`` checked for the instrument: a tensor of one element that depends on the output (so
-    that it has a gradient), returned as a 0-d tensor."""
-    if not isinstance(loss, Tensor) or loss.numel() != 1:
-        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
-        raise ValueError(f"loss_fn: expected a scalar tensor, got {shape}")
-    if not loss.requires_grad:
-        raise ValueError("loss_fn: its value does not depend on the module's output")
-    return loss.reshape(())
 
 
 def last_step_profile(
@@ -56,7 +46,7 @@ def last_step_profile(
     targets: Tensor,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
 ) -> Tensor:
-    """‖∂L/∂h_t‖ for t = 0 … T-1 of a :class:`~gatedrnn.models.LastStep` network whose package layer reads
+    """‖∂L/∂h_t‖ for t = 0 … T-1 of a :class:`~gatedrnn.nn.models.LastStep` network whose package layer reads
     ``inputs`` [T, N, I], with ``L = loss_fn(readout(h_T), targets)``: :func:`grad_norms_through_time` through the
     readout. Measured on a float64 copy on the CPU, so that the tiny norms of a vanishing gradient do not underflow
     and ``net`` itself is left as it is. Returns a tensor [T], float64, on the CPU.

@@ -5,12 +5,12 @@ The parameters θ_s of S models of one architecture are stacked into tensors wit
 ``Σ_s L_s`` gives every seed its own gradient: the seeds share no parameter, so ∂(Σ_s L_s)/∂θ_s = ∂L_s/∂θ_s.
 Everything else a training step does is done row by row, each seed on its own: ‖g‖ before clipping, clipping
 (eqs. clip-norm, clip-value), the optimizer's state and update (``torch.optim``'s SGD with momentum, Adam and RMSprop
-at their defaults, written out below, at the rate :func:`gatedrnn.training.learning_rate_at` gives), and the stop
-at inf/NaN, after which a seed leaves the stack with the parameters it had before that step.
+at their defaults, written out below, at the rate :func:`gatedrnn.experiments.training.learning_rate_at` gives), and the
+stop at inf/NaN, after which a seed leaves the stack with the parameters it had before that step.
 
-:func:`gatedrnn.experiments.run_seeds` uses this with ``batched=True``; each seed's run is then the run training
-alone gives (:func:`gatedrnn.training.train`), up to rounding: batched matrix products sum in another order, and
-``torch.nn``'s RNN, LSTM and GRU run as the package's drop-ins (:func:`template`).
+:func:`gatedrnn.experiments.sweeps.run_seeds` uses this with ``batched=True``; each seed's run is then the run training
+alone gives (:func:`gatedrnn.experiments.training.train`), up to rounding: batched matrix products sum in another order,
+and ``torch.nn``'s RNN, LSTM and GRU run as the package's drop-ins (:func:`template`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from gatedrnn import layers
-from gatedrnn.training import History, NonFiniteError, TrainingConfig, check_loss, learning_rate_at
+from gatedrnn.nn import layers
+from gatedrnn.experiments.training import History, NonFiniteError, TrainingConfig, check_loss, learning_rate_at
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults: β1, β2 and ε
 ADAM_EPS = 1e-8
@@ -41,8 +41,9 @@ Result = TypeVar("Result")
 
 class Generators:
     """The random generators of one seed, kept aside while other seeds draw: Python's, NumPy's, torch's and (once
-    initialised) CUDA's, those :func:`~gatedrnn.runtime.seed_everything` seeds. Created right after the seed's
-    ``build``, they let its batches and its evaluation draw what they would draw if the seed were trained alone."""
+    initialised) CUDA's, those :func:`~gatedrnn.experiments.runtime.seed_everything` seeds. Created right after the
+    seed's ``build``, they let its batches and its evaluation draw what they would draw if the seed were trained
+    alone."""
 
     def __init__(self) -> None:
         self._states = _generator_states()
@@ -78,7 +79,7 @@ def _per_row(values: Tensor, like: Tensor) -> Tensor:
 
 def gradient_norms(grads: Sequence[Tensor]) -> Tensor:
     """‖g‖ of every seed, [S]: row s of all stacked gradients [S, ...] taken as one vector, as
-    :func:`~gatedrnn.clipping.gradient_norm` takes one model's gradients."""
+    :func:`~gatedrnn.experiments.clipping.gradient_norm` takes one model's gradients."""
     per_parameter = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
     return torch.linalg.vector_norm(per_parameter, dim=0)
 
@@ -90,8 +91,8 @@ def largest_entries(grads: Sequence[Tensor]) -> Tensor:
 
 def clip_(grads: Sequence[Tensor], norms: Tensor, config: TrainingConfig) -> list[bool]:
     """Clip every seed's gradient in place as ``config`` says, given its ‖g‖ (``norms`` [S], all finite); return
-    whether clipping acted on each seed. Thresholds are compared in float64, as :func:`~gatedrnn.training.train`
-    compares Python floats."""
+    whether clipping acted on each seed. Thresholds are compared in float64, as
+    :func:`~gatedrnn.experiments.training.train` compares Python floats."""
     if config.clip is None:
         return [False] * len(norms)
     threshold = config.threshold
@@ -150,10 +151,10 @@ UPDATES = {"sgd": sgd_, "adam": adam_, "rmsprop": rmsprop_}
 
 
 class StackedOptimizer:
-    """The optimizer a :class:`~gatedrnn.training.TrainingConfig` names, over parameters stacked over seeds: every
-    row keeps its own state and is updated as ``torch.optim`` updates one model's parameter, step t at the rate
-    :func:`~gatedrnn.training.learning_rate_at` gives for update t - 1. The rows have all taken the same number of
-    steps t."""
+    """The optimizer a :class:`~gatedrnn.experiments.training.TrainingConfig` names, over parameters stacked over seeds:
+    every row keeps its own state and is updated as ``torch.optim`` updates one model's parameter, step t at the rate
+    :func:`~gatedrnn.experiments.training.learning_rate_at` gives for update t - 1. The rows have all taken the same
+    number of steps t."""
 
     def __init__(self, config: TrainingConfig) -> None:
         self.config = config
@@ -249,12 +250,12 @@ def _stack_batches(step: int, batches: Sequence[tuple[Tensor, Tensor]]) -> list[
 
 class SeedStack:
     """S models of one architecture (``models[s]`` built for seed s), trained together with one
-    :class:`~gatedrnn.training.TrainingConfig`.
+    :class:`~gatedrnn.experiments.training.TrainingConfig`.
 
     ``active`` lists the seeds still training, in order; ``histories[s]`` and ``errors[s]`` are what
-    :func:`~gatedrnn.training.train_or_stop` returns for seed s: the step records, and the
-    :class:`~gatedrnn.training.NonFiniteError` that stopped it (None while it trains or after a full run). The
-    trained parameters live in the stack; :meth:`write_back` copies them into the models, and a seed that stops gets
+    :func:`~gatedrnn.experiments.training.train_or_stop` returns for seed s: the step records, and the
+    :class:`~gatedrnn.experiments.training.NonFiniteError` that stopped it (None while it trains or after a full run).
+    The trained parameters live in the stack; :meth:`write_back` copies them into the models, and a seed that stops gets
     its parameters at once.
     """
 

@@ -1,5 +1,5 @@
 """Fused kernels: one LSTM or GRU layer whose time loop runs inside one Triton kernel, forward and backward, and whose
-backward also measures ‖∂L/∂h_t‖ at every step, the book's gradient instrument (:mod:`gatedrnn.gradients`).
+backward also measures ‖∂L/∂h_t‖ at every step, the book's gradient instrument (:mod:`gatedrnn.instruments.gradients`).
 
 **What stays in torch.** Everything that is parallel over time: the input's share ``u_t = W_ih x_t + b_ih`` for all
 steps at once (one ``F.linear``, whose backward autograd does: ∂L/∂x, ∂L/∂W_ih, ∂L/∂b_ih), and after the backward
@@ -9,7 +9,7 @@ kernel, ``∂L/∂W_hh = Σ_t dv_tᵀ h_{t-1}`` as one matrix product over all s
 units (padded to a power of two and masked, so any H works), and loops over t inside one launch: rows are
 independent, so programs never wait for each other. At every step the forward kernel computes ``W_hh h_{t-1}``
 gate block by gate block (one ``tl.dot`` per block and chunk of ``BLOCK_K`` inputs, reading ``h_{t-1}`` back from the
-output it wrote one step earlier), then the gates with the equations of :mod:`gatedrnn.cells` (LSTM gate order
+output it wrote one step earlier), then the gates with the equations of :mod:`gatedrnn.nn.cells` (LSTM gate order
 i, f, g, o; GRU r, z, n in PyTorch's reset-after form), and stores what the backward needs:
 
 * LSTM: the gate activations ``i, f, g, o`` [T, N, 4H], every ``c_t`` [T+1, N, H] and ``h_t`` [T+1, N, H]
@@ -25,15 +25,16 @@ carry into step t-1, ``dh_{t-1} ← dv_t W_hh`` (+ ``z ⊙ dh_t`` for the GRU), 
 **How the norms come out.** :func:`lstm_layer` and :func:`gru_layer` take an optional ``grad_norms`` tensor [T]; when
 the backward runs, it writes ``‖∂L/∂h_t‖`` into it (an ordinary buffer, not part of the graph).
 :func:`fused_grad_norms` does this for a :class:`gatedrnn.LSTM` or :class:`gatedrnn.GRU` and returns the same [T]
-tensor as :func:`gatedrnn.gradients.grad_norms_through_time`.
+tensor as :func:`gatedrnn.instruments.gradients.grad_norms_through_time`.
 
 **What it gives up.** The per-step states are not nodes of the autograd graph, so ``∂L/∂h_t`` itself is never
-available, only its norm (:func:`gatedrnn.gradients.grad_norms_through_time` and :meth:`gatedrnn.layers.RecurrentBase.unroll` keep every
-``h_t`` as a node); a loss can read the output sequence and the final state, but no other intermediate. Memory: the
-forward keeps 4·T·N·H numbers of gates besides the states (the LSTM's ``c_t`` too), the backward writes as many
-pre-activation gradients. Parallelism is over batch rows only: a batch of N rows runs ``ceil(N / BLOCK_N)``
-programs, so a small batch leaves most of a GPU idle; and H is bounded (``MAX_HIDDEN``) because a program holds
-a block of rows × all units in registers. Dtypes: float32 (products in IEEE float32, no TF32) and float64.
+available, only its norm (:func:`gatedrnn.instruments.gradients.grad_norms_through_time` and
+:meth:`gatedrnn.nn.layers.RecurrentBase.unroll` keep every ``h_t`` as a node); a loss can read the output sequence and
+the final state, but no other intermediate. Memory: the forward keeps 4·T·N·H numbers of gates besides the states (the
+LSTM's ``c_t`` too), the backward writes as many pre-activation gradients. Parallelism is over batch rows only: a batch
+of N rows runs ``ceil(N / BLOCK_N)`` programs, so a small batch leaves most of a GPU idle; and H is bounded
+(``MAX_HIDDEN``) because a program holds a block of rows × all units in registers. Dtypes: float32 (products in IEEE
+float32, no TF32) and float64.
 
 **Where it runs.** On a CUDA device with Triton; on CPU tensors only under Triton's interpreter. Triton decides
 between the two for each kernel when it is decorated, that is when this module is first imported, from
@@ -52,8 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gatedrnn import validation
-from gatedrnn.gradients import scalar_loss
-from gatedrnn.layers import GRU, LSTM
+from gatedrnn.nn.layers import GRU, LSTM
 
 try:
     import triton
@@ -82,7 +82,8 @@ def _jit(fn=None, **options):
 # The kernels call only Triton's builtins and their own jit functions, none of its jit-written library (tl.sum,
 # tl.zeros, tl.sigmoid): Triton compiles or interprets a jit function as TRITON_INTERPRET says when it is decorated,
 # and its library is decorated when triton is first imported, which torch.utils.flop_counter (imported by
-# gatedrnn.cost) does before a test can switch the interpreter on. Ours are decorated when this module is imported.
+# gatedrnn.instruments.cost) does before a test can switch the interpreter on. Ours are decorated when this module is
+# imported.
 
 
 @_jit
@@ -304,7 +305,7 @@ def _gru_backward_kernel(dout_ptr, w_ptr, gates_ptr, hs_ptr, du_ptr, dvn_ptr, sq
 def _require_triton() -> None:
     if triton is None:
         raise ModuleNotFoundError(
-            "gatedrnn.kernels needs Triton: `pip install triton` (a CUDA build of torch ships it)", name="triton"
+            "gatedrnn.nn.kernels needs Triton: `pip install triton` (a CUDA build of torch ships it)", name="triton"
         )
 
 
@@ -471,7 +472,7 @@ def _check_layer(
     if weight_hh.device.type == "cpu" and not _interpreted():
         raise ValueError(
             "weight_hh: on the CPU the kernels run only under Triton's interpreter, switched on by TRITON_INTERPRET=1 "
-            "when gatedrnn.kernels is first imported; got a CPU tensor, and the kernels were compiled for a GPU"
+            "when gatedrnn.nn.kernels is first imported; got a CPU tensor, and the kernels were compiled for a GPU"
         )
 
 
@@ -547,7 +548,8 @@ def fused_grad_norms(
     loss_fn: Callable[[Tensor], Tensor],
     hx: Tensor | tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """‖∂L/∂h_t‖ for t = 0 … T-1, as :func:`gatedrnn.gradients.grad_norms_through_time`, computed by the fused kernels.
+    """‖∂L/∂h_t‖ for t = 0 … T-1, as :func:`gatedrnn.instruments.gradients.grad_norms_through_time`, computed by the
+    fused kernels.
 
     ``rnn`` is a one-layer unidirectional :class:`gatedrnn.LSTM` (no projection) or :class:`gatedrnn.GRU` with
     ``batch_first=False``; ``inputs`` [T, N, I]; ``loss_fn`` maps the output [T, N, H] to a scalar; ``hx`` as the
@@ -582,5 +584,5 @@ def fused_grad_norms(
             output, _ = lstm_layer(*args, c0, grad_norms=norms)
         else:
             output, _ = gru_layer(*args, grad_norms=norms)
-        torch.autograd.grad(scalar_loss(loss_fn(output)), h0)
+        torch.autograd.grad(validation.check_scalar_loss(loss_fn(output)), h0)
     return norms

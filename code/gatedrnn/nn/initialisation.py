@@ -9,8 +9,8 @@
   al.'s (2015) variance-preserving draws, one gate block of W_hh at a time.
 * :func:`chrono_bias_`: Tallec and Ollivier's (2018) chrono initialisation of the LSTM's and the GRU's gate biases.
 
-Each takes a package layer (:mod:`gatedrnn.layers`), its ``torch.nn`` namesake or, where it makes sense, a variant
-(:mod:`gatedrnn.variants`), and changes every layer and direction in place.
+Each takes a package layer (:mod:`gatedrnn.nn.layers`), its ``torch.nn`` namesake or, where it makes sense, a variant
+(:mod:`gatedrnn.nn.variants`), and changes every layer and direction in place.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numbers
 import torch
 from torch import nn
 
-from gatedrnn.layers import GRU, LSTM, RNN, RecurrentBase
-from gatedrnn.variants import GRU_BLOCKS, LSTM_BLOCKS, VariantGRU, VariantLSTM
+from gatedrnn.nn.layers import GRU, LSTM, RNN, RecurrentBase
+from gatedrnn.nn.variants import GRU_BLOCKS, LSTM_BLOCKS, VariantGRU, VariantLSTM
 
 Recurrent = RecurrentBase | nn.RNNBase | VariantLSTM | VariantGRU
 
@@ -176,7 +176,7 @@ def chrono_bias_(rnn: Recurrent, t_max: float, *, generator: torch.Generator | N
 
     torch.nn keeps two biases per gate; the drawn value goes into ``bias_ih`` and the gate's ``bias_hh`` is set to
     0, so that their sum is the chrono bias (as :func:`forget_gate_bias_` does). Other rows are left as they are.
-    Variants (:mod:`gatedrnn.variants`) take it through their gate blocks: a CIFG's single gate gets b_i = -b_f
+    Variants (:mod:`gatedrnn.nn.variants`) take it through their gate blocks: a CIFG's single gate gets b_i = -b_f
     (so f = 1 - i = σ(b_f) exactly), an LSTM without input gate gets b_f only; the LSTM without forget gate has no
     gate to set and is refused.
     """

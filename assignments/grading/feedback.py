@@ -1,0 +1,103 @@
+"""What a teacher and a student get back: one row of the grade CSV per student (or unmatched file), and a Markdown
+feedback file per graded submission that shows public tests with their messages and hidden tests by number and
+points only.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from grading.isolation import Grade
+
+
+@dataclass
+class Row:
+    """One line of the grade CSV: a student (or an unmatched file), the grade that counts, and the adjustments."""
+
+    student_id: str
+    name: str
+    grade: Grade | None  # None: no submission
+    submitted_at: datetime | None = None
+    days_late: int = 0
+    penalty_percent: float = 0.0
+    note: str = ""
+    feedback: str = ""
+
+    @property
+    def total(self) -> float:
+        raw = self.grade.total if self.grade else 0.0
+        return raw * (1 - self.penalty_percent / 100)
+
+
+def feedback_text(row: Row, points: dict[str, float], assignment: str, secret: set[str] = frozenset()) -> str:
+    """The Markdown feedback for one row: score per question, public tests with their messages (any line of a
+    hidden test, from ``secret``, removed), hidden tests by number and points only."""
+    grade = row.grade
+    who = f"{row.name} ({row.student_id})" if row.name else (row.student_id or Path(grade.submission).name)
+    lines = [f"# {assignment}: feedback for {who}", "",
+             f"Submission: `{Path(grade.submission).name}`" + (f", handed in {row.submitted_at:%Y-%m-%d %H:%M %Z}"
+                                                                if row.submitted_at else ""), ""]
+    if row.penalty_percent:
+        lines += [f"Late by {row.days_late} day(s): {row.penalty_percent:g} % taken off.", ""]
+    lines += [f"**Total: {row.total:g} of {sum(points.values()):g}**", ""]
+    if grade.status != "graded":
+        reason = ("it ran past the time limit and was stopped" if grade.status == "timeout"
+                  else "the grader could not run it (is it a notebook that opens in Jupyter?)")
+        lines += [f"This submission scored zero on every question: {reason}.", ""]
+    lines += ["| question | score | possible |", "|---|---|---|"]
+    lines += [f"| {q} | {grade.scores[q]:g} | {p:g} |" for q, p in points.items()]
+    for question in points:
+        cases = grade.cases.get(question)
+        if not cases:
+            continue
+        lines += ["", f"## {question}: {grade.scores[question]:g} of {points[question]:g}", ""]
+        for number, case in enumerate(cases, start=1):
+            kind = "hidden test" if case["hidden"] else "public test"
+            worth = f" ({case['points']:g} points)" if case.get("points") is not None else ""
+            lines.append(f"- {kind} {number}{worth}: {'passed' if case['passed'] else 'failed'}")
+            if not case["hidden"] and not case["passed"] and case["message"].strip():
+                message = "\n".join("[line of a hidden test removed]" if line.strip() in secret else line
+                                    for line in case["message"].strip().splitlines())
+                message = message[-2000:].replace("```", "'''")
+                lines += ["", "  ```", *(f"  {line}" for line in message.splitlines()), "  ```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[Row], points: dict[str, float], path: Path) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "name", "submission", *points, "raw_total", "days_late", "penalty_percent",
+                         "total", "possible", "status", "submitted_at", "seconds", "feedback", "note"])
+        for row in rows:
+            grade = row.grade
+            scores = [grade.scores[q] for q in points] if grade else [0.0] * len(points)
+            writer.writerow([row.student_id, row.name, grade.submission if grade else "", *scores,
+                             grade.total if grade else 0.0, row.days_late, row.penalty_percent,
+                             round(row.total, 6), sum(points.values()), grade.status if grade else "missing",
+                             row.submitted_at.isoformat() if row.submitted_at else "",
+                             f"{grade.seconds:.1f}" if grade else "", row.feedback, row.note])
+
+
+def write_feedback(rows: list[Row], points: dict[str, float], assignment: str, secret: set[str], directory: Path,
+                   csv_dir: Path) -> None:
+    """Write :func:`feedback_text` of every graded row to ``directory/<student ID or file stem>.md`` (made unique
+    with -2, -3, ...) and set the row's ``feedback`` to that file's path relative to ``csv_dir``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    for row in rows:
+        if row.grade is None:
+            continue
+        stem = re.sub(r"[^0-9A-Za-z_.-]+", "_", row.student_id or Path(row.grade.submission).stem)
+        key, n = stem, 1
+        while key in used:
+            n += 1
+            key = f"{stem}-{n}"
+        used.add(key)
+        target = directory / f"{key}.md"
+        target.write_text(feedback_text(row, points, assignment, secret))
+        row.feedback = os.path.relpath(target, csv_dir)
