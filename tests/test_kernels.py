@@ -7,6 +7,7 @@ environment of other tests as it was. An explicit ``TRITON_INTERPRET=0`` in the 
 then run the compiled kernels on a CUDA device.
 """
 
+import copy
 import os
 import subprocess
 import sys
@@ -148,6 +149,36 @@ def test_norms_of_a_last_step_loss_decay_into_the_past():
     assert norms[-1].item() == pytest.approx(32**0.5, rel=1e-12)  # ∂L/∂h_{T-1} is all ones, [4, 8]
     torch.testing.assert_close(norms, gatedrnn.grad_norms_through_time(rnn, x, lambda output: output[-1].sum()),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [gatedrnn.LSTM, gatedrnn.GRU], ids=["LSTM", "GRU"])
+@pytest.mark.parametrize("scale", [1e-30, 1e25], ids=["vanished", "exploded"])
+def test_float32_norms_far_outside_the_range_of_their_squares_match_float64(cls, scale):
+    """Norms of a float32 gradient whose squares leave float32's range (below ~1e-19 or above ~1e19, where the
+    book's vanishing and exploding runs go) come out neither 0 nor inf: they match the float64 instrument."""
+    rnn = make(cls, 2, 5, torch.float32)
+    reference = copy.deepcopy(rnn).double()
+    x = torch.randn(6, 3, 2, dtype=torch.float64, device=DEVICE)
+    got = kernels.fused_grad_norms(rnn, x.float(), lambda output: scale * output[-1].sum())
+    want = gatedrnn.grad_norms_through_time(reference, x, lambda output: scale * output[-1].sum())
+    assert got.dtype == torch.float32 and torch.isfinite(got).all() and (got > 0).all(), got
+    torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("cls", [gatedrnn.LSTM, gatedrnn.GRU], ids=["LSTM", "GRU"])
+def test_a_second_derivative_through_the_kernels_raises(cls):
+    """The kernels' backward is not differentiable: a graph of the first derivative (``create_graph=True``) would
+    give second derivatives that silently miss every term through the recurrence (how ∂L/∂W_ih depends on x through
+    the states, say), so asking for one raises, even for a loss linear in the output."""
+    rnn = make(cls, 2, 4, torch.float64)
+    x = torch.randn(5, 3, 2, dtype=torch.float64, device=DEVICE, requires_grad=True)
+    for loss in (lambda output: output.pow(2).sum(), lambda output: output.sum()):
+        output, _ = fused(rnn, x, None)
+        with pytest.raises(RuntimeError, match="create_graph=True: the fused kernels' backward is not differentiable"):
+            torch.autograd.grad(loss(output), rnn.weight_ih_l0, create_graph=True)
+    output, _ = fused(rnn, x, None)
+    (g,) = torch.autograd.grad(output.pow(2).sum(), x)  # a first derivative alone is unaffected
+    assert torch.isfinite(g).all()
 
 
 def test_layer_writes_norms_into_the_given_buffer():

@@ -18,9 +18,11 @@ i, f, g, o; GRU r, z, n in PyTorch's reset-after form), and stores what the back
 
 The backward kernel runs t = T-1 … 0 and carries ``dh`` (and the LSTM's ``dc``) in registers. At step t the total
 derivative is ``dh_t = ∂L/∂output_t + (∂L/∂h_{t+1}) ∂h_{t+1}/∂h_t`` (plus ∂L/∂h_n at t = T-1); the kernel stores the
-sum of squares of each row of it, ``sq[t, n]``, so that ``‖∂L/∂h_t‖ = sqrt(Σ_n sq[t, n])``, then the pre-activation
-gradients of step t (``du_t``, and for the GRU ``dv_n`` too, which differs from ``du_n`` by the factor r), then the
-carry into step t-1, ``dh_{t-1} ← dv_t W_hh`` (+ ``z ⊙ dh_t`` for the GRU), again one ``tl.dot`` per gate block.
+sum of squares of each row of it, ``sq[t, n]``, so that ``‖∂L/∂h_t‖ = sqrt(Σ_n sq[t, n])`` (squared and summed in
+float64, so that a float32 norm far below 1e-19 or above 1e19, the regimes the book studies, is neither 0 nor inf),
+then the pre-activation gradients of step t (``du_t``, and for the GRU ``dv_n`` too, which differs from ``du_n`` by
+the factor r), then the carry into step t-1, ``dh_{t-1} ← dv_t W_hh`` (+ ``z ⊙ dh_t`` for the GRU), again one
+``tl.dot`` per gate block. The backward is not itself differentiable: asking for a second derivative raises.
 
 **How the norms come out.** :func:`lstm_layer` and :func:`gru_layer` take an optional ``grad_norms`` tensor [T]; when
 the backward runs, it writes ``‖∂L/∂h_t‖`` into it (an ordinary buffer, not part of the graph).
@@ -183,7 +185,8 @@ def _lstm_backward_kernel(dout_ptr, w_ptr, gates_ptr, cs_ptr, du_ptr, sq_ptr, dh
     sq_ptr += last * N
     for _ in range(T):
         dh = tl.load(dout_ptr + narrow, mask=mask, other=0.0) + dh_next  # the total derivative ∂L/∂h_t
-        tl.store(sq_ptr + rows, tl.reduce(dh * dh, 1, _add), mask=row_mask)
+        dh_wide = dh.to(tl.float64)  # squares of float32 norms below ~1e-19 or above ~1e19 leave float32's range
+        tl.store(sq_ptr + rows, tl.reduce(dh_wide * dh_wide, 1, _add), mask=row_mask)
         i = tl.load(gates_ptr + wide, mask=mask, other=0.0)
         f = tl.load(gates_ptr + H + wide, mask=mask, other=0.0)
         g = tl.load(gates_ptr + 2 * H + wide, mask=mask, other=0.0)
@@ -273,7 +276,8 @@ def _gru_backward_kernel(dout_ptr, w_ptr, gates_ptr, hs_ptr, du_ptr, dvn_ptr, sq
     sq_ptr += last * N
     for _ in range(T):
         dh = tl.load(dout_ptr + narrow, mask=mask, other=0.0) + dh_next  # the total derivative ∂L/∂h_t
-        tl.store(sq_ptr + rows, tl.reduce(dh * dh, 1, _add), mask=row_mask)
+        dh_wide = dh.to(tl.float64)  # squares of float32 norms below ~1e-19 or above ~1e19 leave float32's range
+        tl.store(sq_ptr + rows, tl.reduce(dh_wide * dh_wide, 1, _add), mask=row_mask)
         r = tl.load(gates_ptr + gate_at, mask=mask, other=0.0)
         z = tl.load(gates_ptr + H + gate_at, mask=mask, other=0.0)
         n = tl.load(gates_ptr + 2 * H + gate_at, mask=mask, other=0.0)
@@ -334,7 +338,20 @@ def _on(tensor: Tensor):
     return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
 
 
+def _refuse_second_derivative() -> None:
+    """Raise when autograd asks the backward for a graph of its own (``create_graph=True``, which runs a backward
+    with grad mode on): the kernels' backward is not differentiable, and a second derivative through it would
+    silently miss every term that goes through the recurrence. (``once_differentiable`` would not do: it raises only
+    when the second pass reaches its node, which ``torch.autograd.grad(..., inputs)`` may skip.)"""
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "create_graph=True: the fused kernels' backward is not differentiable, so no second derivative goes "
+            "through lstm_layer or gru_layer; the package's LSTM and GRU layers (autograd at every step) give one"
+        )
+
+
 def _store_norms(grad_norms: Tensor | None, sq: Tensor) -> None:
+    """‖∂L/∂h_t‖ = sqrt(Σ_n sq[t, n]), summed in float64 and only then rounded to ``grad_norms``' dtype."""
     if grad_norms is not None:
         grad_norms.copy_(sq.sum(dim=1).sqrt())
 
@@ -360,12 +377,14 @@ class _LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_output, d_hn, d_cn):
+        _refuse_second_derivative()
         weight_hh, hs, cs, gates = ctx.saved_tensors
         T, N, H = d_output.shape
         dout = d_output.contiguous().clone()
         dout[T - 1] += d_hn
         dc0 = d_cn.contiguous().clone()  # holds ∂L/∂c_n on entry, ∂L/∂c_0 on return
-        du, sq, dh0 = gates.new_empty(T, N, 4 * H), gates.new_empty(T, N), gates.new_empty(N, H)
+        du, dh0 = gates.new_empty(T, N, 4 * H), gates.new_empty(N, H)
+        sq = gates.new_empty(T, N, dtype=torch.float64)
         with _on(dout):
             _lstm_backward_kernel[_grid(N)](dout, weight_hh.contiguous(), gates, cs, du, sq, dh0, dc0, T, N, H,
                                             **_blocks(H))
@@ -395,12 +414,13 @@ class _GRURecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_output, d_hn):
+        _refuse_second_derivative()
         weight_hh, hs, gates = ctx.saved_tensors
         T, N, H = d_output.shape
         dout = d_output.contiguous().clone()
         dout[T - 1] += d_hn
         du, dvn = gates.new_empty(T, N, 3 * H), gates.new_empty(T, N, H)
-        sq, dh0 = gates.new_empty(T, N), gates.new_empty(N, H)
+        sq, dh0 = gates.new_empty(T, N, dtype=torch.float64), gates.new_empty(N, H)
         with _on(dout):
             _gru_backward_kernel[_grid(N)](dout, weight_hh.contiguous(), gates, hs, du, dvn, sq, dh0, T, N, H,
                                            **_blocks(H))
