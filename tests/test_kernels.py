@@ -314,3 +314,13 @@ def test_cpu_tensors_without_the_interpreter_are_refused():
         "    raise AssertionError('no error on the CPU without the interpreter')\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", script], check=True, timeout=120)
+
+
+def test_rows_per_program_fill_the_multiprocessors_before_sharing_them():
+    """tl.dot needs 16 in its inner size, not 16 rows: a batch no larger than the GPU's multiprocessors runs one row
+    a program, larger ones as few rows as fill them, in powers of two up to 16 (the sizes above run 1, 2, 4 and 16
+    rows a program under the interpreter, and match the loop)."""
+    assert kernels.rows_per_program(64, 132) == 1  # the speed chapter's batch on an H100: 64 programs, not 4
+    assert kernels.rows_per_program(132, 132) == 1 and kernels.rows_per_program(133, 132) == 2
+    assert kernels.rows_per_program(1000, 132) == 8 and kernels.rows_per_program(10_000, 132) == 16
+    assert [kernels.rows_per_program(n, 1) for n in (1, 2, 3, 19)] == [1, 2, 4, 16]

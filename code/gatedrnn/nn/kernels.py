@@ -34,7 +34,8 @@ available, only its norm (:func:`gatedrnn.instruments.gradients.grad_norms_throu
 :meth:`gatedrnn.nn.layers.RecurrentBase.unroll` keep every ``h_t`` as a node); a loss can read the output sequence and
 the final state, but no other intermediate. Memory: the forward keeps 4·T·N·H numbers of gates besides the states (the
 LSTM's ``c_t`` too), the backward writes as many pre-activation gradients. Parallelism is over batch rows only: a batch
-of N rows runs ``ceil(N / BLOCK_N)`` programs, so a small batch leaves most of a GPU idle; and H is bounded
+of N rows runs ``ceil(N / BLOCK_N)`` programs, with ``BLOCK_N`` as small as fills the GPU's multiprocessors (one row
+a program when N is at most their number), so a batch smaller than that leaves the rest idle; and H is bounded
 (``MAX_HIDDEN``) because a program holds a block of rows × all units in registers. Dtypes: float32 (products in IEEE
 float32, no TF32) and float64.
 
@@ -68,7 +69,7 @@ except ImportError:  # the package imports without Triton; calling a kernel then
 # block of W_hh in shared memory per product: at H = 512 it spills registers and takes 132 KiB of shared memory in
 # float64; beyond, it would need more shared memory than an H100 has.
 MAX_HIDDEN = 512
-BLOCK_N = 16  # batch rows per program; tl.dot needs at least 16 on a GPU
+MAX_BLOCK_N = 16  # batch rows per program, at most; tl.dot on a GPU needs 16 in its inner size (BLOCK_K), not in rows
 
 
 def _jit(fn=None, **options):
@@ -318,24 +319,37 @@ def _interpreted() -> bool:
     return not isinstance(_lstm_forward_kernel, triton.runtime.JITFunction)
 
 
-def _blocks(hidden: int) -> dict[str, int]:
-    """Block sizes and warps: all H units padded to a power of two (≥ 16, tl.dot's least size), products in chunks
-    of 16 inputs, and more warps for more units. Chosen from ptxas's register counts for an H100/H200 (sm_90),
-    compiled without a GPU (Triton 3.7.1): with 4 warps up to H = 32, 8 up to 128, 16 at 256 and 32 at 512, the
-    four kernels spill at most 48 bytes a thread in float32 up to H = 128 (none up to 64), at most 544 in float64 at
-    H = 128, and 0.2–2 KB at H = 256–512; shared memory stays ≤ 132 KiB."""
+def rows_per_program(batch: int, programs: int) -> int:
+    """Batch rows per program (``BLOCK_N``): the fewest that cover ``batch`` rows with at most ``programs``
+    programs (the GPU's multiprocessors, one program each), rounded up to a power of two, at most ``MAX_BLOCK_N``.
+    N = 64 on an H100's 132 multiprocessors runs 64 programs of one row, not 4 of 16."""
+    return min(MAX_BLOCK_N, triton.next_power_of_2(triton.cdiv(batch, programs)))
+
+
+def _blocks(hidden: int, batch: int, device: torch.device) -> dict[str, int]:
+    """Block sizes and warps: all H units padded to a power of two (≥ 16), products in chunks of 16 inputs, and
+    more warps for more units. Chosen from ptxas's register counts for an H100/H200 (sm_90), compiled without a GPU
+    (Triton 3.7.1): with 4 warps up to H = 32, 8 up to 128, 16 at 256 and 32 at 512, the four kernels spill at most
+    48 bytes a thread in float32 up to H = 128 (none up to 64), at most 544 in float64 at H = 128, and 0.2–2 KB at
+    H = 256–512 with 16 rows a program (fewer rows spill less: 0.6 KB in float32 at H = 512 with one); shared
+    memory stays ≤ 132 KiB. Rows per program: :func:`rows_per_program` over the device's multiprocessors (under
+    the interpreter, one program takes up to ``MAX_BLOCK_N`` rows)."""
     block_h = max(16, triton.next_power_of_2(hidden))
     warps = 4 if block_h <= 32 else 8 if block_h <= 128 else 16 if block_h <= 256 else 32
-    return {"BLOCK_N": BLOCK_N, "BLOCK_H": block_h, "BLOCK_K": 16, "num_warps": warps}
+    programs = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
+    return {"BLOCK_N": rows_per_program(batch, programs), "BLOCK_H": block_h, "BLOCK_K": 16, "num_warps": warps}
 
 
-def _grid(batch: int) -> tuple[int]:
-    return (triton.cdiv(batch, BLOCK_N),)
+def _launch(kernel, batch: int, hidden: int, device: torch.device, *args) -> None:
+    """Run ``kernel`` over ``batch`` rows, ``BLOCK_N`` a program, on the tensors' own CUDA device (or interpreted)."""
+    blocks = _blocks(hidden, batch, device)
+    with _on(device):
+        kernel[(triton.cdiv(batch, blocks["BLOCK_N"]),)](*args, **blocks)
 
 
-def _on(tensor: Tensor):
+def _on(device: torch.device):
     """Triton launches on the current CUDA device: make it the tensors' own."""
-    return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def _refuse_second_derivative() -> None:
@@ -368,9 +382,8 @@ class _LSTMRecurrence(torch.autograd.Function):
         cs[0] = 0 if c0 is None else c0
         gates = u.new_empty(T, N, 4 * H)
         bias = weight_hh.new_zeros(4 * H) if bias_hh is None else bias_hh.contiguous()
-        with _on(u):
-            _lstm_forward_kernel[_grid(N)](u.contiguous(), weight_hh.t().contiguous(), bias, hs, cs, gates, T, N, H,
-                                           **_blocks(H))
+        _launch(_lstm_forward_kernel, N, H, u.device, u.contiguous(), weight_hh.t().contiguous(), bias, hs, cs, gates,
+                T, N, H)
         ctx.save_for_backward(weight_hh, hs, cs, gates)
         ctx.grad_norms = grad_norms
         return hs[1:], hs[T].clone(), cs[T].clone()
@@ -385,9 +398,8 @@ class _LSTMRecurrence(torch.autograd.Function):
         dc0 = d_cn.contiguous().clone()  # holds ∂L/∂c_n on entry, ∂L/∂c_0 on return
         du, dh0 = gates.new_empty(T, N, 4 * H), gates.new_empty(N, H)
         sq = gates.new_empty(T, N, dtype=torch.float64)
-        with _on(dout):
-            _lstm_backward_kernel[_grid(N)](dout, weight_hh.contiguous(), gates, cs, du, sq, dh0, dc0, T, N, H,
-                                            **_blocks(H))
+        _launch(_lstm_backward_kernel, N, H, dout.device, dout, weight_hh.contiguous(), gates, cs, du, sq, dh0, dc0,
+                T, N, H)
         _store_norms(ctx.grad_norms, sq)
         needs = ctx.needs_input_grad
         d_weight_hh = du.flatten(0, 1).t() @ hs[:T].flatten(0, 1) if needs[1] else None  # Σ_t du_tᵀ h_{t-1}
@@ -405,9 +417,8 @@ class _GRURecurrence(torch.autograd.Function):
         hs[0] = 0 if h0 is None else h0
         gates = u.new_empty(T, N, 4 * H)
         bias = weight_hh.new_zeros(3 * H) if bias_hh is None else bias_hh.contiguous()
-        with _on(u):
-            _gru_forward_kernel[_grid(N)](u.contiguous(), weight_hh.t().contiguous(), bias, hs, gates, T, N, H,
-                                          **_blocks(H))
+        _launch(_gru_forward_kernel, N, H, u.device, u.contiguous(), weight_hh.t().contiguous(), bias, hs, gates,
+                T, N, H)
         ctx.save_for_backward(weight_hh, hs, gates)
         ctx.grad_norms = grad_norms
         return hs[1:], hs[T].clone()
@@ -421,9 +432,8 @@ class _GRURecurrence(torch.autograd.Function):
         dout[T - 1] += d_hn
         du, dvn = gates.new_empty(T, N, 3 * H), gates.new_empty(T, N, H)
         sq, dh0 = gates.new_empty(T, N, dtype=torch.float64), gates.new_empty(N, H)
-        with _on(dout):
-            _gru_backward_kernel[_grid(N)](dout, weight_hh.contiguous(), gates, hs, du, dvn, sq, dh0, T, N, H,
-                                           **_blocks(H))
+        _launch(_gru_backward_kernel, N, H, dout.device, dout, weight_hh.contiguous(), gates, hs, du, dvn, sq, dh0,
+                T, N, H)
         _store_norms(ctx.grad_norms, sq)
         needs = ctx.needs_input_grad
         d_weight_hh = d_bias_hh = None
