@@ -1,6 +1,8 @@
 """MinGRU and MinLSTM (Feng et al. 2024): the parallel scan against the step-by-step loop, both against the papers'
 equations written out here by hand, in values and gradients; layouts; the float32 error of the scan at long T."""
 
+import copy
+
 import pytest
 import torch
 
@@ -19,7 +21,7 @@ def test_the_scan_computes_the_recurrence(T):
         by_hand.append(h)
     torch.testing.assert_close(minimal.linear_scan(a, b, h0), torch.stack(by_hand), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(minimal.linear_loop(a, b, h0), torch.stack(by_hand), rtol=0, atol=0)
-    torch.testing.assert_close(minimal.linear_log_scan(a + 0.01, b, h0), minimal.linear_loop(a + 0.01, b, h0),
+    torch.testing.assert_close(minimal.linear_log_scan(torch.log(a + 0.01), b, h0), minimal.linear_loop(a + 0.01, b, h0),
                                rtol=1e-10, atol=1e-10)
 
 
@@ -30,7 +32,7 @@ def test_the_log_scan_has_finite_gradients_from_a_zero_state():
     b = torch.randn(30, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
     h0 = torch.zeros(3, 4, dtype=torch.float64)
     weights = torch.randn(30, 3, 4, generator=g, dtype=torch.float64)
-    got = torch.autograd.grad((minimal.linear_log_scan(a, b, h0) * weights).sum(), (a, b))
+    got = torch.autograd.grad((minimal.linear_log_scan(torch.log(a), b, h0) * weights).sum(), (a, b))
     expected = torch.autograd.grad((minimal.linear_loop(a, b, h0) * weights).sum(), (a, b))
     for x, y in zip(got, expected):
         assert torch.isfinite(x).all()
@@ -101,6 +103,27 @@ def test_the_float32_scan_at_long_sequences():
     scan, _ = module(x.float(), mode="scan")
     error_scan, error_loop = ((states.double() - exact).abs().max().item() for states in (scan, loop))
     assert error_scan < 2e-6 and error_scan < 5 * error_loop, (error_scan, error_loop)
+
+
+@pytest.mark.parametrize("model, gate, bias", [(minimal.MinGRU, "linear_z", 18.0), (minimal.MinLSTM, "linear_f", -120.0)],
+                         ids=["MinGRU z->1", "MinLSTM f'->0"])
+def test_log_mode_stays_finite_where_a_gate_rounds_to_0_or_1(model, gate, bias):
+    """In float32, σ(18) rounds to 1 (so 1 - z_t to 0) and σ(-120) to 0: log a_t taken of the rounded gate is -inf
+    and the log scan's states NaN. Taken from the pre-activations it stays finite, and the states are the
+    equations' (the float64 loop's), as the scan's and the loop's are: to float32 rounding of |A_T| (here about
+    900 after 8 steps), the log form's known price, in log mode."""
+    torch.manual_seed(0)
+    module = model(3, 5, dtype=torch.float32)
+    with torch.no_grad():
+        getattr(module, gate).bias.fill_(bias)
+    x = torch.randn(8, 4, 3, dtype=torch.float32)
+    h0 = torch.randn(1, 4, 5, dtype=torch.float32)
+    want = reference(copy.deepcopy(module).double(), x.double(), h0[0].double()).float()
+    for mode in minimal.MODES:
+        output, _ = module(x, h0, mode=mode)
+        assert torch.isfinite(output).all(), mode
+        tolerance = 1e-3 if mode == "log" else 1e-5
+        torch.testing.assert_close(output, want, rtol=tolerance, atol=tolerance, msg=mode)
 
 
 def test_bad_arguments_are_named():

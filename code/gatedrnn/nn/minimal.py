@@ -17,7 +17,8 @@ Three ways to compute the same states, chosen by ``mode``:
   states stays at the level of float32 rounding, within a few times the float32 loop's (tested at T = 4096).
 * ``"log"``, Heinsen's (2023) form: with A_t = Σ_{s≤t} log a_s, eq. (min-recurrence) unrolls to
   h_t = e^{A_t} (h_0 + Σ_{s≤t} e^{-A_s} b_s), and the sum is a cumulative log-sum-exp. Two library scans
-  (``cumsum``, ``logcumsumexp``) and O(T) work; it needs a_t > 0 (true of both models' gates) and splits b_t into
+  (``cumsum``, ``logcumsumexp``) and O(T) work; it takes log a_t (finite for both models' gates, computed from
+  their pre-activations, so that a gate rounded to 0 or 1 gives no NaN) and splits b_t into
   its positive and negative parts, each with a logarithm. A_t grows like t, so in float32 its rounding grows too:
   the price of the form, measured in the speed chapter.
 * ``"sequential"``: the loop, one step after another; the definition.
@@ -26,6 +27,7 @@ Three ways to compute the same states, chosen by ``mode``:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gatedrnn.validation import check_flag, check_input, check_sequence_length, check_size, check_tensor_like
@@ -52,14 +54,16 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
     return A * h0 + B
 
 
-def linear_log_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
-    """Every h_t of eq. (min-recurrence) for ``a`` > 0, ``b`` [T, ...] and ``h0`` [...], in log space (Heinsen 2023):
-    h_t = e^{A_t} h_0 + Σ_{s≤t} e^{A_t - A_s} b_s with A_t = Σ_{s≤t} log a_s (eq. min-log-scan), each sum of
-    positive terms a cumulative log-sum-exp, for the positive and the negative parts of b and of h_0 apart."""
-    if a.shape != b.shape or a.shape[1:] != h0.shape:
-        raise ValueError(f"a, b, h0: expected a and b [T, ...] and h0 [...], got {tuple(a.shape)}, "
+def linear_log_scan(log_a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """Every h_t of eq. (min-recurrence) for ``log_a`` = log a_t, ``b`` [T, ...] and ``h0`` [...], in log space
+    (Heinsen 2023): h_t = e^{A_t} h_0 + Σ_{s≤t} e^{A_t - A_s} b_s with A_t = Σ_{s≤t} log a_s (eq. min-log-scan), each
+    sum of positive terms a cumulative log-sum-exp, for the positive and the negative parts of b and of h_0 apart.
+    It takes log a_t, not a_t, because a gate that rounds to 0 or 1 still has a finite logarithm: the models compute
+    it from the gates' pre-activations (:meth:`MinGRU.coefficients` with ``log=True``)."""
+    if log_a.shape != b.shape or log_a.shape[1:] != h0.shape:
+        raise ValueError(f"log_a, b, h0: expected log_a and b [T, ...] and h0 [...], got {tuple(log_a.shape)}, "
                          f"{tuple(b.shape)}, {tuple(h0.shape)}")
-    A = torch.cumsum(torch.log(a), dim=0)  # A_t = Σ_{s≤t} log a_s
+    A = torch.cumsum(log_a, dim=0)  # A_t = Σ_{s≤t} log a_s
     states = torch.zeros_like(b)
     # b = b⁺ - b⁻ and h_0 = h_0⁺ - h_0⁻. Each part is floored at the dtype's smallest normal number rather than 0,
     # whose logarithm -∞ would give NaN gradients; the floor adds at most that number per term.
@@ -92,7 +96,9 @@ class _Minimal(nn.Module):
         for gate in gates:
             self.add_module(f"linear_{gate}", nn.Linear(self.input_size, self.hidden_size, device=device, dtype=dtype))
 
-    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def coefficients(self, x: Tensor, *, log: bool = False) -> tuple[Tensor, Tensor]:
+        """a_t and b_t of eq. (min-recurrence) for every step of ``x`` [T, N, I]; with ``log``, log a_t in place of
+        a_t, computed from the pre-activations so that it stays finite where a gate rounds to 0 or 1."""
         raise NotImplementedError
 
     def forward(self, input: Tensor, h0: Tensor | None = None, *, mode: str = "scan") -> tuple[Tensor, Tensor]:
@@ -116,7 +122,7 @@ class _Minimal(nn.Module):
             if tuple(h0.shape) != expected:
                 raise ValueError(f"h0: expected shape {expected}, got {tuple(h0.shape)}")
             h = h0.reshape(N, H)
-        a, b = self.coefficients(x)
+        a, b = self.coefficients(x, log=mode == "log")
         states = {"scan": linear_scan, "log": linear_log_scan, "sequential": linear_loop}[mode](a, b, h)
         output, last = states, states[-1:]
         if self.batch_first:
@@ -134,9 +140,12 @@ class MinGRU(_Minimal):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, batch_first, ("z", "h"), device, dtype)
 
-    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        z = torch.sigmoid(self.linear_z(x))  # update gate, from x_t only
-        return 1 - z, z * self.linear_h(x)  # a_t, b_t of eq. (min-recurrence)
+    def coefficients(self, x: Tensor, *, log: bool = False) -> tuple[Tensor, Tensor]:
+        """a_t = 1 - z_t (or log a_t = log σ(-k_z), which 1 - z_t would round to log 0 once z_t rounds to 1) and
+        b_t = z_t ⊙ h̃_t."""
+        k = self.linear_z(x)
+        z = torch.sigmoid(k)  # update gate, from x_t only
+        return F.logsigmoid(-k) if log else 1 - z, z * self.linear_h(x)  # a_t, b_t of eq. (min-recurrence)
 
 
 class MinLSTM(_Minimal):
@@ -147,7 +156,13 @@ class MinLSTM(_Minimal):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, batch_first, ("f", "i", "h"), device, dtype)
 
-    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f, i = torch.sigmoid(self.linear_f(x)), torch.sigmoid(self.linear_i(x))
+    def coefficients(self, x: Tensor, *, log: bool = False) -> tuple[Tensor, Tensor]:
+        """a_t = f'_t (or log f'_t = -softplus(d) with d = softplus(-k_f) - softplus(-k_i), finite where f'_t
+        rounds to 0) and b_t = i'_t ⊙ h̃_t."""
+        k_f, k_i = self.linear_f(x), self.linear_i(x)
+        f, i = torch.sigmoid(k_f), torch.sigmoid(k_i)
         total = f + i
-        return f / total, (i / total) * self.linear_h(x)  # a_t = f'_t, b_t = i'_t h̃_t
+        b = (i / total) * self.linear_h(x)
+        if log:  # log f' = log σ(k_f) - log(σ(k_f) + σ(k_i)), with log σ(k) = -softplus(-k)
+            return -F.softplus(F.softplus(-k_f) - F.softplus(-k_i)), b
+        return f / total, b  # a_t = f'_t, b_t = i'_t h̃_t
