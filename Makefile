@@ -4,6 +4,7 @@
 #               and their grading tests, and nbval on the executed notebooks
 #   make assignments   student notebooks and autograders under _build/assignments (solutions checked by otter)
 #   make student-book  the book with every exercise solution removed, into _build/student/_build/html
+#   make gpu-check  on a machine with a CUDA GPU: the GPU code checked and timed, into measurements/gpu/
 #   make publish  everything that is deployed, in _build/publish: both editions, every chapter's executed notebook
 #                 and the package's wheel (the GitHub workflow deploys exactly this tree)
 SHELL := /bin/bash
@@ -27,7 +28,7 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading test unit nbval clean publish published lock
+.PHONY: all install book student-book assignments grading test unit nbval clean publish published lock gpu-check
 
 all: book
 
@@ -107,6 +108,15 @@ nbval: install
 		-n 2 --dist loadfile
 
 test: unit book student-book grading published nbval
+
+# On a machine with a CUDA GPU: the kernels checked at sizes the CPU tests never reach, the compiled code, times
+# against cuDNN and torch.compile, and the full profile's chapter times, in measurements/gpu/<device>-<date>.json
+# (tools/gpu_check.py says what and how). It needs no install step: in the book's .venv where there is one, else
+# the machine's python3 (on a GPU server without a registry, after `source .gpu/activate.sh`). `make test` runs its
+# dry run on the CPU (tests/test_gpu_check.py).
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf _build

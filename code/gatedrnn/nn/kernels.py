@@ -306,6 +306,11 @@ def _gru_backward_kernel(dout_ptr, w_ptr, gates_ptr, hs_ptr, du_ptr, dvn_ptr, sq
     tl.store(dh0_ptr + narrow, dh_next, mask=mask)
 
 
+# The four kernels by name, for tools that compile or inspect them (tools/gpu_check.py).
+KERNELS = {"lstm_forward": _lstm_forward_kernel, "lstm_backward": _lstm_backward_kernel,
+           "gru_forward": _gru_forward_kernel, "gru_backward": _gru_backward_kernel}
+
+
 # ---- launching --------------------------------------------------------------------------------------------------
 def _require_triton() -> None:
     if triton is None:
@@ -326,23 +331,27 @@ def rows_per_program(batch: int, programs: int) -> int:
     return min(MAX_BLOCK_N, triton.next_power_of_2(triton.cdiv(batch, programs)))
 
 
-def _blocks(hidden: int, batch: int, device: torch.device) -> dict[str, int]:
-    """Block sizes and warps: all H units padded to a power of two (≥ 16), products in chunks of 16 inputs, and
-    more warps for more units. Chosen from ptxas's register counts for an H100/H200 (sm_90), compiled without a GPU
-    (Triton 3.7.1): with 4 warps up to H = 32, 8 up to 128, 16 at 256 and 32 at 512, the four kernels spill at most
-    48 bytes a thread in float32 up to H = 128 (none up to 64), at most 544 in float64 at H = 128, and 0.2–2 KB at
-    H = 256–512 with 16 rows a program (fewer rows spill less: 0.6 KB in float32 at H = 512 with one); shared
-    memory stays ≤ 132 KiB. Rows per program: :func:`rows_per_program` over the device's multiprocessors (under
-    the interpreter, one program takes up to ``MAX_BLOCK_N`` rows)."""
+def multiprocessors(device: torch.device) -> int:
+    """How many programs run at once, one a multiprocessor: the CUDA device's count, and 1 under the interpreter."""
+    return torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
+
+
+def block_sizes(hidden: int, rows: int) -> dict[str, int]:
+    """Block sizes and warps for ``rows`` batch rows a program (``BLOCK_N``, from :func:`rows_per_program`): all H
+    units padded to a power of two (≥ 16), products in chunks of 16 inputs, and more warps for more units. Chosen
+    from ptxas's register counts for an H100/H200 (sm_90), compiled without a GPU (Triton 3.7.1): with 4 warps up to
+    H = 32, 8 up to 128, 16 at 256 and 32 at 512, the four kernels spill at most 48 bytes a thread in float32 up to
+    H = 128 (none up to 64), at most 544 in float64 at H = 128, and 0.2–2 KB at H = 256–512 with 16 rows a program
+    (fewer rows spill no more: 0.6 KB in float32 at H = 512 with one); shared memory stays ≤ 132 KiB.
+    ``tools/gpu_check.py`` reports these counts for every kernel."""
     block_h = max(16, triton.next_power_of_2(hidden))
     warps = 4 if block_h <= 32 else 8 if block_h <= 128 else 16 if block_h <= 256 else 32
-    programs = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
-    return {"BLOCK_N": rows_per_program(batch, programs), "BLOCK_H": block_h, "BLOCK_K": 16, "num_warps": warps}
+    return {"BLOCK_N": rows, "BLOCK_H": block_h, "BLOCK_K": 16, "num_warps": warps}
 
 
 def _launch(kernel, batch: int, hidden: int, device: torch.device, *args) -> None:
     """Run ``kernel`` over ``batch`` rows, ``BLOCK_N`` a program, on the tensors' own CUDA device (or interpreted)."""
-    blocks = _blocks(hidden, batch, device)
+    blocks = block_sizes(hidden, rows_per_program(batch, multiprocessors(device)))
     with _on(device):
         kernel[(triton.cdiv(batch, blocks["BLOCK_N"]),)](*args, **blocks)
 
