@@ -21,6 +21,9 @@ def test_the_scan_computes_the_recurrence(T):
         by_hand.append(h)
     torch.testing.assert_close(minimal.linear_scan(a, b, h0), torch.stack(by_hand), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(minimal.linear_loop(a, b, h0), torch.stack(by_hand), rtol=0, atol=0)
+    for chunk in (None, 1, 3, T, T + 5):  # √T, one step a chunk, a padded last chunk, one chunk, a chunk past the end
+        torch.testing.assert_close(minimal.linear_chunked_scan(a, b, h0, chunk), torch.stack(by_hand), rtol=1e-12,
+                                   atol=1e-12)
     torch.testing.assert_close(minimal.linear_log_scan(torch.log(a + 0.01), b, h0), minimal.linear_loop(a + 0.01, b, h0),
                                rtol=1e-10, atol=1e-10)
 
@@ -70,7 +73,7 @@ def test_scan_and_loop_match_the_equations_in_values_and_gradients(model):
         torch.testing.assert_close(output, expected, rtol=1e-9, atol=1e-9)
         torch.testing.assert_close(h_n, expected[-1:], rtol=1e-9, atol=1e-9)
         grads[mode] = torch.autograd.grad((output * weights).sum(), [x, *module.parameters()])
-    for mode in ("scan", "log"):
+    for mode in ("scan", "chunked", "log"):
         for scan, loop in zip(grads[mode], grads["sequential"]):
             torch.testing.assert_close(scan, loop, rtol=1e-9, atol=1e-9)
     gates = ("z", "h") if model is minimal.MinGRU else ("f", "i", "h")
@@ -100,9 +103,10 @@ def test_the_float32_scan_at_long_sequences():
     x = torch.randn(4096, 2, 4, dtype=torch.float64)
     exact, _ = module(x, mode="sequential")
     loop, _ = module.float()(x.float(), mode="sequential")
-    scan, _ = module(x.float(), mode="scan")
-    error_scan, error_loop = ((states.double() - exact).abs().max().item() for states in (scan, loop))
-    assert error_scan < 2e-6 and error_scan < 5 * error_loop, (error_scan, error_loop)
+    for mode in ("scan", "chunked"):
+        scan, _ = module(x.float(), mode=mode)
+        error_scan, error_loop = ((states.double() - exact).abs().max().item() for states in (scan, loop))
+        assert error_scan < 2e-6 and error_scan < 5 * error_loop, (mode, error_scan, error_loop)
 
 
 @pytest.mark.parametrize("model, gate, bias", [(minimal.MinGRU, "linear_z", 18.0), (minimal.MinLSTM, "linear_f", -120.0)],
@@ -128,7 +132,7 @@ def test_log_mode_stays_finite_where_a_gate_rounds_to_0_or_1(model, gate, bias):
 
 def test_bad_arguments_are_named():
     module = minimal.MinLSTM(2, 3)
-    with pytest.raises(ValueError, match="mode: expected one of \\('scan', 'log', 'sequential'\\), got 'parallel'"):
+    with pytest.raises(ValueError, match="mode: expected one of \\('scan', 'chunked', 'log', 'sequential'\\), got 'parallel'"):
         module(torch.randn(4, 1, 2), mode="parallel")
     with pytest.raises(ValueError, match="h0: expected shape \\(1, 1, 3\\), got \\(1, 3\\)"):
         module(torch.randn(4, 1, 2), torch.zeros(1, 3))
@@ -138,3 +142,7 @@ def test_bad_arguments_are_named():
         minimal.MinGRU(2, 3.0)
     with pytest.raises(ValueError, match="a, b, h0"):
         minimal.linear_scan(torch.ones(3, 2), torch.ones(3, 3), torch.ones(2))
+    with pytest.raises(ValueError, match="a, b, h0"):
+        minimal.linear_chunked_scan(torch.ones(3, 2), torch.ones(3, 3), torch.ones(2))
+    with pytest.raises(ValueError, match="chunk: expected an int >= 1, got 0"):
+        minimal.linear_chunked_scan(torch.ones(3, 2), torch.ones(3, 2), torch.ones(2), chunk=0)
