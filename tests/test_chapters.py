@@ -1,4 +1,5 @@
-"""The chapters' code as the site shows it: every line of a code cell fits the book's 88 columns.
+"""The chapters' sources as the site shows them: every line of a code cell fits the book's 88 columns, and no
+control character hides in the text.
 
 The site's stylesheet (_static/book.css) sets code in 12 px type so that 88 columns fit the text column from a
 1280 px window up; the browser tests measure it on the built pages. This finds a long line before any build. The
@@ -30,3 +31,12 @@ def test_code_lines_fit_the_books_width(chapter):
     cells = [cell for cell in CELL.findall(chapter.read_text()) if "GATEDRNN_WHEEL" not in cell]
     long = [line for cell in cells for line in code_lines(cell) if len(line) > WIDTH]
     assert not long, f"{chapter.name}: {len(long)} code lines over {WIDTH} columns, e.g. {long[0]!r}"
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.md")), ids=lambda path: path.stem)
+def test_no_control_characters_in_the_source(chapter):
+    """A control character in the text is invisible in an editor and breaks what reads it: a TeX ``\\approx``
+    written through a string that turned ``\\a`` into the bell character made MathJax fail on the page."""
+    found = [(number, line) for number, line in enumerate(chapter.read_text().splitlines(), 1)
+             if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", line)]
+    assert not found, f"{chapter.name}: control characters at lines {[number for number, _ in found]}"
