@@ -9,7 +9,7 @@ and all T states can be computed by a parallel scan of depth O(log T) instead of
 * :class:`MinLSTM`: f_t = σ(W_f x_t + b_f), i_t = σ(W_i x_t + b_i), normalised to f'_t = f_t / (f_t + i_t) and
   i'_t = i_t / (f_t + i_t); h̃_t = W_h x_t + b_h, h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h̃_t.
 
-Three ways to compute the same states, chosen by ``mode``:
+Four ways to compute the same states, chosen by ``mode``:
 
 * ``"scan"``, Hillis and Steele's scan: after the round with stride d, every position holds the composition of the
   steps d back, so ⌈log₂ T⌉ rounds compose everything. It works on (a, b) directly, with no logarithms, and is exact
