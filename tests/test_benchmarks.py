@@ -1,6 +1,7 @@
 """Chapter 9's benchmarks: each is the task's data, readout, loss and held-out score, checked against computing them
 by hand from gatedrnn.data.tasks and torch."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -116,3 +117,42 @@ def test_a_standardised_adding_benchmark_feeds_and_scores_standardised_inputs():
     assert standard.score(net) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(TypeError, match="standardise: expected a bool"):
         benchmarks.adding(10, 4, standardise="yes")
+
+
+def test_a_grid_trains_each_setting_as_it_trains_alone():
+    from torch import nn
+
+    from gatedrnn.experiments import survival
+
+    raw, standardised = benchmarks.adding(8, 4, test_size=16), benchmarks.adding(8, 4, test_size=16, standardise=True)
+    config = training.TrainingConfig(steps=6, learning_rate=1e-2, clip="norm", threshold=1.0)
+    fast = training.TrainingConfig(steps=6, learning_rate=1e-1, clip="norm", threshold=1.0, schedule="cosine")
+    settings = {"slow": (raw, lambda i: nn.GRU(i, 5), config), "fast": (raw, lambda i: nn.GRU(i, 5), fast),
+                "standardised": (standardised, lambda i: nn.GRU(i, 5), config)}
+    grid = benchmarks.run_grid(settings, [0, 3], evaluate_every=2)
+    assert list(grid) == ["slow", "fast", "standardised"]
+    for key, (bench, recurrent, c) in settings.items():
+        alone = benchmarks.run(bench, recurrent, c, [0, 3])  # one seed after the other, torch.optim, fused GRU
+        for a, b in zip(grid[key], alone):
+            assert a.seed == b.seed
+            np.testing.assert_allclose(a.history.loss, b.history.loss, rtol=1e-4, atol=1e-6)
+            assert a.score == pytest.approx(b.score, rel=1e-4)
+        assert [step for step, _ in grid[key][0].checkpoints] == [2, 4, 6]
+        assert survival.learning_curves(grid[key])[1].shape == (2, 3)
+    assert grid["fast"][0].history.loss != grid["slow"][0].history.loss
+
+
+def test_a_grid_names_settings_that_cannot_train_together():
+    from torch import nn
+
+    bench = benchmarks.adding(8, 4, test_size=16)
+    config = training.TrainingConfig(steps=2, learning_rate=1e-2)
+    with pytest.raises(ValueError, match="differs from the first in optimizer"):
+        benchmarks.run_grid({"a": (bench, lambda i: nn.GRU(i, 3), config),
+                             "b": (bench, lambda i: nn.GRU(i, 3), training.TrainingConfig(steps=2, learning_rate=1e-2,
+                                                                                          optimizer="sgd"))}, [0])
+    with pytest.raises(ValueError, match="one training loss"):
+        benchmarks.run_grid({"a": (bench, lambda i: nn.GRU(i, 3), config),
+                             "b": (benchmarks.copy(3, 4, test_size=8), lambda i: nn.GRU(i, 3), config)}, [0])
+    with pytest.raises(TypeError, match=r"settings\['a'\]: expected"):
+        benchmarks.run_grid({"a": (bench, config)}, [0])

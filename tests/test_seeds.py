@@ -57,7 +57,7 @@ def test_the_optimizers_constants_are_torch_optims_defaults():
 @pytest.mark.parametrize("config", CONFIGS + SCHEDULED, ids=lambda c: f"{c.optimizer}-{c.momentum}-{c.schedule}")
 def test_every_row_is_updated_as_torch_optim_and_its_lr_scheduler_update_one_model(config):
     params, grads = stacked_problem()
-    optimizer = seeds.StackedOptimizer(config)
+    optimizer = seeds.StackedOptimizer([config] * S)
     rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
     alone = [training.make_optimizer(row, config) for row in rows]
     schedulers = [SCHEDULERS[config.schedule](o) for o in alone] if config.schedule != "constant" else []
@@ -78,9 +78,41 @@ def test_every_row_is_updated_as_torch_optim_and_its_lr_scheduler_update_one_mod
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
+def test_rows_with_their_own_rates_and_schedules_are_updated_as_torch_optim_updates_each(config):
+    params, grads = stacked_problem()
+    rates = [config.learning_rate * 10.0 ** (s - 1) for s in range(S)]
+    configs = [dataclasses.replace(config, learning_rate=r) for r in rates]
+    configs[-1] = dataclasses.replace(configs[-1], schedule="step", decay_every=2, decay_factor=0.3)
+    optimizer = seeds.StackedOptimizer(configs)
+    rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
+    alone = [training.make_optimizer(row, c) for row, c in zip(rows, configs)]
+    scheduler = SCHEDULERS["step"](alone[-1])
+    for step_grads in grads:
+        optimizer.step_(params, [g.clone() for g in step_grads])
+        for s in range(S):
+            for parameter, g in zip(rows[s], step_grads):
+                parameter.grad = g[s].clone()
+            alone[s].step()
+        scheduler.step()
+    for s in range(S):
+        for stacked, parameter in zip(params, rows[s]):
+            torch.testing.assert_close(stacked[s], parameter.detach(), rtol=1e-6, atol=1e-9)
+
+
+def test_models_trained_together_share_everything_but_rate_and_schedule():
+    model = torch.nn.Linear(2, 1)
+    config = training.TrainingConfig(steps=3, learning_rate=0.1)
+    with pytest.raises(ValueError, match="config 1 differs from the first in optimizer"):
+        seeds.SeedStack([model, torch.nn.Linear(2, 1)], torch.nn.functional.mse_loss,
+                        [config, dataclasses.replace(config, optimizer="sgd")])
+    with pytest.raises(TypeError, match=r"config: expected a TrainingConfig or one per model \(2\)"):
+        seeds.SeedStack([model, torch.nn.Linear(2, 1)], torch.nn.functional.mse_loss, [config])
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
 def test_rows_kept_after_others_stop_go_on_as_in_the_whole_stack(config):
     params, grads = stacked_problem()
-    whole, part = seeds.StackedOptimizer(config), seeds.StackedOptimizer(config)
+    whole, part = seeds.StackedOptimizer([config] * S), seeds.StackedOptimizer([config] * S)
     part_params, kept = [p.clone() for p in params], torch.tensor([0, 2])
     for step, step_grads in enumerate(grads):
         whole.step_(params, [g.clone() for g in step_grads])

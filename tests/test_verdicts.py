@@ -112,3 +112,76 @@ def test_paired_effect_of_five_seeds_is_the_sign_test_and_the_smallest_effect():
                                                                                       verdicts.UNCLEAR)
     with pytest.raises(ValueError, match="values: expected two or more finite numbers"):
         verdicts.paired_effect([0.5])
+
+
+@pytest.mark.parametrize("wins, losses", [(10, 0), (9, 1), (0, 6), (3, 3), (7, 2), (1, 0), (12, 5)])
+def test_sign_test_is_scipys_exact_binomial_test(wins, losses):
+    from scipy.stats import binomtest
+
+    expected = binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue
+    assert verdicts.sign_test(wins, losses) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sign_test_is_the_exact_mcnemar_test_of_paired_successes():
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    # claim 2b's kind of table: of 6 seeds, 5 succeed with one model only, 1 with both
+    table = [[1, 5], [0, 0]]
+    assert verdicts.sign_test(5, 0) == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-12)
+    assert verdicts.sign_test(0, 0) == 1.0
+    with pytest.raises(ValueError, match="losses: expected an int >= 0, got -1"):
+        verdicts.sign_test(1, -1)
+
+
+@pytest.mark.parametrize("p", [[0.01, 0.04, 0.03, 0.2], [0.5], [0.001, 0.001, 0.9, 0.02, 0.04, 0.0]])
+def test_holm_matches_statsmodels(p):
+    from statsmodels.stats.multitest import multipletests
+
+    expected = multipletests(p, method="holm")[1]
+    assert verdicts.holm(p) == pytest.approx(list(expected), rel=1e-12)
+    with pytest.raises(ValueError, match="p_values: expected numbers in"):
+        verdicts.holm([0.1, 1.2])
+
+
+@pytest.mark.parametrize("pairs, level", [(10, 0.05), (10, 0.05 / 11), (20, 0.05), (6, 0.05), (30, 0.01)])
+def test_detectable_win_rate_has_the_stated_power_and_no_less(pairs, level):
+    from scipy.stats import binom, binomtest
+
+    q = verdicts.detectable_win_rate(pairs, level)
+    # the rejection region: splits whose exact two-sided p-value (SciPy's) is within the level
+    rejecting = [k for k in range(pairs + 1) if binomtest(k, pairs, 0.5).pvalue <= level]
+    def power(r):
+        return sum(binom.pmf(k, pairs, r) for k in rejecting)
+    assert power(q) >= 0.8 - 1e-9
+    assert power(q - 1e-6) < 0.8
+    assert 0.5 < q < 1
+
+
+def test_five_pairs_can_detect_nothing_and_ties_are_left_out():
+    assert verdicts.detectable_win_rate(5) == math.inf  # 2/2^5 > 0.05
+    test = verdicts.paired_test([0.3, -0.1, 0.0, 0.2, 0.0, 0.5])
+    assert (test.wins, test.losses, test.ties) == (3, 1, 2)
+    assert test.p == verdicts.sign_test(3, 1)
+    assert test.detectable == math.inf  # four non-tied pairs
+
+
+def test_paired_times_orders_censored_runs_after_every_solution():
+    inf = math.inf
+    signs = verdicts.paired_times([100, inf, 50, inf, 30, 400], [200, 100, inf, inf, 30, 300])
+    assert signs.tolist() == [1, -1, 1, 0, 0, -1]
+    with pytest.raises(ValueError, match="times, reference: expected two equal-length lists"):
+        verdicts.paired_times([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("p, effect, expected", [
+    (0.01, 0.5, verdicts.HELPS), (0.01, -0.5, verdicts.HURTS), (0.01, 0.05, verdicts.SMALL),
+    (0.2, 2.0, verdicts.UNCLEAR), (0.05, 1.0, verdicts.UNCLEAR), (0.049, -0.1, verdicts.HURTS)])
+def test_decide_reads_the_test_and_the_size(p, effect, expected):
+    assert verdicts.decide(p, effect, 0.1) == expected
+
+
+def test_decide_names_bad_arguments():
+    with pytest.raises(ValueError, match="p: expected a number in"):
+        verdicts.decide(1.5, 0.0, 0.1)
+    with pytest.raises(ValueError, match="smallest: expected a finite number >= 0"):
+        verdicts.decide(0.5, 0.0, -1.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from gatedrnn.data import tasks
 from gatedrnn.nn import models
+from gatedrnn.experiments import sweeps
 from gatedrnn.experiments.sweeps import Batches, SeedRun, run_seeds
 from gatedrnn.experiments.training import TrainingConfig
 from gatedrnn.validation import check_flag, check_size
@@ -138,11 +139,41 @@ def digits(by: str, batch_size: int, *, train_size: int | None = None,
 
 
 def run(benchmark: Benchmark, recurrent: Callable[[int], nn.Module], config: TrainingConfig, seeds: Iterable[int],
-        label: str = "", *, batched: bool = False) -> list[SeedRun]:
+        label: str = "", *, batched: bool = False, evaluate_every: int | None = None) -> list[SeedRun]:
     """Train ``benchmark`` from every seed: ``recurrent(input_size)`` builds a fresh recurrent layer after the seed is
     set (so the seed picks its initial weights), ``Benchmark.make`` adds the readout and the seed's batches, and
-    :func:`~gatedrnn.experiments.sweeps.run_seeds` trains and scores (all seeds at once with ``batched=True``)."""
+    :func:`~gatedrnn.experiments.sweeps.run_seeds` trains and scores (all seeds at once with ``batched=True``; the
+    held-out score every ``evaluate_every`` steps as well, for a learning curve and a time to solve)."""
     if not isinstance(benchmark, Benchmark):
         raise TypeError(f"benchmark: expected a benchmarks.Benchmark, got {type(benchmark).__name__}")
     return run_seeds(lambda seed: benchmark.make(recurrent(benchmark.input_size), seed), benchmark.loss, config,
-                     seeds, benchmark.score, label=label or benchmark.name, batched=batched)
+                     seeds, benchmark.score, label=label or benchmark.name, batched=batched,
+                     evaluate_every=evaluate_every)
+
+
+Setting = tuple[Benchmark, Callable[[int], nn.Module], TrainingConfig]
+
+
+def run_grid(settings: Mapping[str, Setting], seeds: Iterable[int], label: str = "", *,
+             evaluate_every: int | None = None) -> dict[str, list[SeedRun]]:
+    """Train several settings ``key: (benchmark, recurrent, config)`` from every seed as one batched computation
+    (:func:`~gatedrnn.experiments.sweeps.run_grid`): each as :func:`run` with ``batched=True`` would, keyed as
+    ``settings``. The recurrent layers must share one architecture, the benchmarks one training loss (a task with
+    raw or standardised inputs, say), and the configs may differ only in learning rate and schedule."""
+    if not settings:
+        raise ValueError("settings: expected one or more (benchmark, recurrent, config), got none")
+    for key, setting in settings.items():
+        if not (isinstance(setting, tuple) and len(setting) == 3 and isinstance(setting[0], Benchmark)):
+            raise TypeError(f"settings[{key!r}]: expected (a benchmarks.Benchmark, a layer builder, a TrainingConfig), "
+                            f"got {setting!r}")
+    losses = {setting[0].loss for setting in settings.values()}
+    if len(losses) > 1:
+        raise ValueError(f"settings: expected benchmarks with one training loss, got {len(losses)}")
+
+    def builder(benchmark: Benchmark, recurrent: Callable[[int], nn.Module]) -> Callable[[int], tuple[nn.Module, Batches]]:
+        return lambda seed: benchmark.make(recurrent(benchmark.input_size), seed)
+
+    return sweeps.run_grid({key: builder(b, r) for key, (b, r, _) in settings.items()}, losses.pop(),
+                           {key: c for key, (_, _, c) in settings.items()}, seeds,
+                           {key: b.score for key, (b, _, _) in settings.items()}, label=label,
+                           evaluate_every=evaluate_every)

@@ -110,7 +110,18 @@ def clip_(grads: Sequence[Tensor], norms: Tensor, config: TrainingConfig) -> lis
 
 
 # ---- the optimizers, one seed per row -----------------------------------------------------------------------------
-def sgd_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+Rate = float | Tensor  # one learning rate for every row, or one per row [S]
+
+
+def _step_(param: Tensor, direction: Tensor, lr: Rate) -> None:
+    """``θ ← θ - η d``, with η one number or one per row."""
+    if isinstance(lr, Tensor):
+        param.sub_(direction * _per_row(lr, param))
+    else:
+        param.add_(direction, alpha=-lr)
+
+
+def sgd_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: Rate) -> None:
     """Step t of ``torch.optim.SGD`` (dampening 0, no Nesterov) at learning rate η = ``lr``: ``θ ← θ - η b_t``
     with the momentum buffer ``b_t = μ b_{t-1} + g_t``, ``b_1 = g_1``; plain gradient descent ``θ ← θ - η g_t``
     when μ = 0."""
@@ -120,10 +131,10 @@ def sgd_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: Train
         else:
             state[0].mul_(config.momentum).add_(grad)
         grad = state[0]
-    param.add_(grad, alpha=-lr)
+    _step_(param, grad, lr)
 
 
-def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: Rate) -> None:
     """Step t of ``torch.optim.Adam`` with its defaults, at learning rate η = ``lr``:
     ``m_t = β1 m_{t-1} + (1 - β1) g_t``, ``v_t = β2 v_{t-1} + (1 - β2) g_t²``,
     ``θ ← θ - η / (1 - β1^t) · m_t / (√v_t / √(1 - β2^t) + ε)``."""
@@ -134,30 +145,37 @@ def adam_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: Trai
     m.lerp_(grad, 1 - beta1)
     v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     denominator = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(ADAM_EPS)
-    param.addcdiv_(m, denominator, value=-lr / (1 - beta1**t))
+    if isinstance(lr, Tensor):
+        _step_(param, m / denominator, lr / (1 - beta1**t))
+    else:
+        param.addcdiv_(m, denominator, value=-lr / (1 - beta1**t))
 
 
-def rmsprop_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: float) -> None:
+def rmsprop_(param: Tensor, grad: Tensor, state: list[Tensor], t: int, config: TrainingConfig, lr: Rate) -> None:
     """Step t of ``torch.optim.RMSprop`` with its defaults, at learning rate η = ``lr``:
     ``v_t = α v_{t-1} + (1 - α) g_t²``, ``θ ← θ - η g_t / (√v_t + ε)``."""
     if t == 1:
         state.append(torch.zeros_like(param))
     (v,) = state
     v.mul_(RMSPROP_ALPHA).addcmul_(grad, grad, value=1 - RMSPROP_ALPHA)
-    param.addcdiv_(grad, v.sqrt().add_(RMSPROP_EPS), value=-lr)
+    if isinstance(lr, Tensor):
+        _step_(param, grad / v.sqrt().add_(RMSPROP_EPS), lr)
+    else:
+        param.addcdiv_(grad, v.sqrt().add_(RMSPROP_EPS), value=-lr)
 
 
 UPDATES = {"sgd": sgd_, "adam": adam_, "rmsprop": rmsprop_}
 
 
 class StackedOptimizer:
-    """The optimizer a :class:`~gatedrnn.experiments.training.TrainingConfig` names, over parameters stacked over seeds:
-    every row keeps its own state and is updated as ``torch.optim`` updates one model's parameter, step t at the rate
-    :func:`~gatedrnn.experiments.training.learning_rate_at` gives for update t - 1. The rows have all taken the same
-    number of steps t."""
+    """The optimizer that ``configs`` name, over parameters stacked over seeds, row s configured by ``configs[s]``
+    (:class:`~gatedrnn.experiments.training.TrainingConfig`): every row keeps its own state and is updated as
+    ``torch.optim`` updates one model's parameter, step t at the rate
+    :func:`~gatedrnn.experiments.training.learning_rate_at` gives its config for update t - 1. The configs may differ
+    only in their rates and schedules; the rows have all taken the same number of steps t."""
 
-    def __init__(self, config: TrainingConfig) -> None:
-        self.config = config
+    def __init__(self, configs: Sequence[TrainingConfig]) -> None:
+        self.configs = list(configs)
         self.t = 0
         self.state: list[list[Tensor]] = []  # per parameter, its optimizer's buffers [S, ...]
 
@@ -166,14 +184,18 @@ class StackedOptimizer:
         self.t += 1
         if self.t == 1:
             self.state = [[] for _ in params]
-        update = UPDATES[self.config.optimizer]
-        lr = learning_rate_at(self.config, self.t - 1)
+        config = self.configs[0]
+        update = UPDATES[config.optimizer]
+        rates = [learning_rate_at(c, self.t - 1) for c in self.configs]
+        lr: Rate = rates[0] if len(set(rates)) == 1 else torch.tensor(rates, dtype=torch.float64,
+                                                                        device=params[0].device)
         for param, grad, state in zip(params, grads, self.state):
-            update(param, grad, state, self.t, self.config, lr)
+            update(param, grad, state, self.t, config, lr)
 
     def keep(self, rows: Tensor) -> None:
         """Keep only the state of the seeds in ``rows``."""
         self.state = [[buffer[rows] for buffer in state] for state in self.state]
+        self.configs = [self.configs[row] for row in rows.tolist()]
 
 
 # ---- the models ---------------------------------------------------------------------------------------------------
@@ -232,6 +254,21 @@ def _check_models(models: Sequence[object]) -> Sequence[nn.Module]:
     return models
 
 
+def _check_configs(config: TrainingConfig | Sequence[TrainingConfig], models: int) -> list[TrainingConfig]:
+    """One config per model: ``config`` repeated, or the sequence, whose configs must agree in everything but
+    ``learning_rate``, ``schedule``, ``decay_every`` and ``decay_factor``."""
+    configs = [config] * models if isinstance(config, TrainingConfig) else list(config)
+    if len(configs) != models or not all(isinstance(c, TrainingConfig) for c in configs):
+        raise TypeError(f"config: expected a TrainingConfig or one per model ({models}), got {config!r}")
+    shared = ("steps", "optimizer", "momentum", "clip", "threshold")
+    for index, c in enumerate(configs[1:], start=1):
+        differs = [name for name in shared if getattr(c, name) != getattr(configs[0], name)]
+        if differs:
+            raise ValueError(f"config: models trained together may differ only in rate and schedule, but config "
+                             f"{index} differs from the first in {', '.join(differs)}")
+    return configs
+
+
 def _stack_batches(step: int, batches: Sequence[tuple[Tensor, Tensor]]) -> list[Tensor]:
     """The seeds' inputs and targets of one step, each stacked [S, ...]."""
     stacked = []
@@ -250,7 +287,8 @@ def _stack_batches(step: int, batches: Sequence[tuple[Tensor, Tensor]]) -> list[
 
 class SeedStack:
     """S models of one architecture (``models[s]`` built for seed s), trained together with one
-    :class:`~gatedrnn.experiments.training.TrainingConfig`.
+    :class:`~gatedrnn.experiments.training.TrainingConfig`, or one per model (``config`` a sequence) that differ only in
+    their learning rates and schedules, so that a grid of rates trains as one computation.
 
     ``active`` lists the seeds still training, in order; ``histories[s]`` and ``errors[s]`` are what
     :func:`~gatedrnn.experiments.training.train_or_stop` returns for seed s: the step records, and the
@@ -268,14 +306,15 @@ class SeedStack:
         self.models = list(_check_models(models))
         for model in self.models:
             model.train()
-        self.loss_fn, self.config = loss_fn, config
+        configs = _check_configs(config, len(self.models))
+        self.loss_fn, self.config = loss_fn, configs[0]
         self.template = template(self.models[0])
         tensors = [_tensors(model) for model in self.models]
         stacked = {name: torch.stack([t[name].detach() for t in tensors]) for name in tensors[0]}
         trained = {name for name, p in self.models[0].named_parameters() if p.requires_grad}
         self.trained = {name: t.requires_grad_() for name, t in stacked.items() if name in trained}
         self.fixed = {name: t for name, t in stacked.items() if name not in trained}  # frozen parameters, buffers
-        self.optimizer = StackedOptimizer(config)
+        self.optimizer = StackedOptimizer(configs)
         self.active = list(range(len(self.models)))
         self.histories = [History() for _ in self.models]
         self.errors: list[NonFiniteError | None] = [None] * len(self.models)

@@ -8,7 +8,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -101,8 +101,48 @@ def run_seeds(
     check_flag("batched", batched)
     with tqdm(total=len(seeds) * config.steps, desc=label, unit="step", leave=False,
               disable=progress_disabled()) as bar:
-        run = _run_together if batched else _run_one_by_one
-        return run(build, loss_fn, config, seeds, evaluate, evaluate_every, bar)
+        if not batched:
+            return _run_one_by_one(build, loss_fn, config, seeds, evaluate, evaluate_every, bar)
+        members = [(seed, build, config, evaluate) for seed in seeds]
+        return _run_together(members, loss_fn, config.steps, evaluate_every, bar)
+
+
+Member = tuple[int, Callable[[int], tuple[nn.Module, Batches]], TrainingConfig, Callable[[nn.Module], float]]
+
+
+def run_grid(
+    builds: Mapping[str, Callable[[int], tuple[nn.Module, Batches]]],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    configs: Mapping[str, TrainingConfig],
+    seeds: Iterable[int],
+    evaluate: Mapping[str, Callable[[nn.Module], float]],
+    label: str = "",
+    evaluate_every: int | None = None,
+) -> dict[str, list[SeedRun]]:
+    """Several settings of one experiment, every seed of each, trained as one batched computation: setting ``key``
+    builds its models and batches with ``builds[key]``, trains with ``configs[key]`` and is scored by
+    ``evaluate[key]``, as :func:`run_seeds` with ``batched=True`` would train it alone. The settings share the
+    architecture and the training loss, and their configs differ at most in learning rate and schedule (a grid of
+    rates, or initialisations and inputs at one rate); the returned runs are keyed as ``builds``. One batched step
+    for all settings pays the per-operation overhead once, which is what a small network on a CPU spends most of
+    its time on."""
+    keys = list(builds)
+    if not keys or set(keys) != set(configs) or set(keys) != set(evaluate):
+        raise ValueError(f"builds, configs, evaluate: expected the same one or more settings, got {sorted(builds)}, "
+                         f"{sorted(configs)} and {sorted(evaluate)}")
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds: expected one or more ints, got {seeds!r}")
+    for key in keys:
+        if not isinstance(configs[key], TrainingConfig):
+            raise TypeError(f"configs[{key!r}]: expected a TrainingConfig, got {type(configs[key]).__name__}")
+    if evaluate_every is not None:
+        check_size("evaluate_every", evaluate_every)
+    steps = configs[keys[0]].steps
+    members = [(seed, builds[key], configs[key], evaluate[key]) for key in keys for seed in seeds]
+    with tqdm(total=len(members) * steps, desc=label, unit="step", leave=False, disable=progress_disabled()) as bar:
+        runs = _run_together(members, loss_fn, steps, evaluate_every, bar)
+    return {key: runs[k * len(seeds):(k + 1) * len(seeds)] for k, key in enumerate(keys)}
 
 
 def _checkpoint_due(step: int, evaluate_every: int | None, steps: int) -> bool:
@@ -148,47 +188,45 @@ def _run_one_by_one(
 
 
 def _run_together(
-    build: Callable[[int], tuple[nn.Module, Batches]],
+    members: list[Member],
     loss_fn: Callable[[Tensor, Tensor], Tensor],
-    config: TrainingConfig,
-    seeds: list[int],
-    evaluate: Callable[[nn.Module], float],
+    steps: int,
     evaluate_every: int | None,
     bar: tqdm,
 ) -> list[SeedRun]:
-    """:func:`run_seeds`, every seed at once (``batched=True``)."""
+    """Every member ``(seed, build, config, evaluate)`` trained at once (``batched=True``, :func:`run_grid`)."""
     models, streams, generators = [], [], []
-    for seed in seeds:
+    for seed, build, _, _ in members:
         seed_everything(seed)
         model, batches = build(seed)
         models.append(model)
         streams.append(batches)
         generators.append(Generators())
-    seconds, checkpoints = [0.0] * len(seeds), [[] for _ in seeds]
+    seconds, checkpoints = [0.0] * len(members), [[] for _ in members]
     begun = time.perf_counter()
-    stack = SeedStack(models, loss_fn, config)
-    for step in range(config.steps):
+    stack = SeedStack(models, loss_fn, [config for _, _, config, _ in members])
+    for step in range(steps):
         training = list(stack.active)
         stopped = stack.step(step, [generators[s].call(streams[s], step) for s in training])
-        bar.update(len(stack.active) + len(stopped) * (config.steps - step))
+        bar.update(len(stack.active) + len(stopped) * (steps - step))
         share = (time.perf_counter() - begun) / len(training)
         for s in training:
             seconds[s] += share
         if not stack.active:
             break
-        if _checkpoint_due(step, evaluate_every, config.steps):
+        if _checkpoint_due(step, evaluate_every, steps):
             stack.write_back()
             for s in stack.active:
-                checkpoints[s].append((step + 1, generators[s].call(_score, models[s], evaluate)))
+                checkpoints[s].append((step + 1, generators[s].call(_score, models[s], members[s][3])))
         begun = time.perf_counter()
     stack.write_back()
     runs = []
-    for s, seed in enumerate(seeds):
+    for s, (seed, _, _, evaluate) in enumerate(members):
         score = math.nan
         if stack.errors[s] is None:
             score = generators[s].call(_score, models[s], evaluate)
             if evaluate_every is not None:
-                checkpoints[s].append((config.steps, score))
+                checkpoints[s].append((steps, score))
         runs.append(SeedRun(seed, stack.histories[s], stack.errors[s], score, seconds[s], tuple(checkpoints[s])))
     generators[-1].restore()  # the global generators end as the loop one seed after the other leaves them
     return runs

@@ -1,0 +1,97 @@
+"""Time to solve: a run that has not yet solved a task when training stops is not a run that fails, only one whose
+solution, if any, comes later. So an experiment records the held-out score along the way, and its outcome is the
+first step at which that score crosses a *solved line*; a run that never crosses it within the budget is
+*censored* there (its time is only known to exceed the budget).
+
+Every run of one experiment stops at the same budget, so the censoring is all at one time, after every observed
+solution. The Kaplan–Meier estimate of the share of runs not yet solved at step t is then the plain share of runs
+whose time exceeds t, and its median, the first time at which at most half the runs remain unsolved, is known
+exactly when more than half the runs solved and is "beyond the budget" otherwise (:func:`median_time`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from gatedrnn.experiments.sweeps import SeedRun
+
+
+def _check_line(line: object) -> float:
+    if not isinstance(line, numbers.Real) or isinstance(line, bool) or not math.isfinite(line):
+        raise ValueError(f"line: expected a finite number, got {line!r}")
+    return float(line)
+
+
+def time_to_solve(run: SeedRun, line: float, *, higher_is_better: bool = False) -> float:
+    """The first step at which ``run``'s held-out score (its ``checkpoints``) is below ``line`` (above it with
+    ``higher_is_better``); ``math.inf`` if it never is: the run is censored at its budget. A run stopped by inf/NaN
+    never solved. The resolution is the spacing of the checkpoints, so the run must have been trained with
+    ``evaluate_every``."""
+    if not isinstance(run, SeedRun):
+        raise TypeError(f"run: expected a sweeps.SeedRun, got {type(run).__name__}")
+    if not run.checkpoints and run.error is None:
+        raise ValueError(f"run: expected held-out checkpoints (train with evaluate_every), got none for seed "
+                         f"{run.seed}")
+    line = _check_line(line)
+    for step, score in run.checkpoints:
+        if (score > line) if higher_is_better else (score < line):
+            return float(step)
+    return math.inf
+
+
+def _check_times(times: Iterable[float], budget: float) -> np.ndarray:
+    t = np.asarray(list(times), dtype=float)
+    if t.ndim != 1 or len(t) == 0 or np.isnan(t).any() or (t <= 0).any():
+        raise ValueError(f"times: expected one or more times > 0 (inf for a censored run), got {t.tolist()!r}")
+    if not isinstance(budget, numbers.Real) or isinstance(budget, bool) or not 0 < budget < math.inf:
+        raise ValueError(f"budget: expected a finite number > 0, got {budget!r}")
+    if (t[np.isfinite(t)] > budget).any():
+        raise ValueError(f"times: expected finite times at most the budget {budget}, got {t.tolist()!r}")
+    return t
+
+
+def unsolved_share(times: Iterable[float], budget: float, steps: Sequence[float]) -> np.ndarray:
+    """The Kaplan–Meier estimate, with every run censored at ``budget``, of the share of runs not yet solved after
+    each of ``steps`` (at most the budget): the share of ``times`` greater than the step."""
+    t = _check_times(times, budget)
+    s = np.asarray(steps, dtype=float)
+    if (s > budget).any():
+        raise ValueError(f"steps: expected steps up to the budget {budget}, got {s.tolist()!r}")
+    return (t[None, :] > s[:, None]).mean(axis=1)
+
+
+def median_time(times: Iterable[float], budget: float) -> float:
+    """The Kaplan–Meier median time to solve of runs all censored at ``budget`` (``times`` from
+    :func:`time_to_solve`, inf for a censored run): the first time at which fewer than half the runs are unsolved,
+    or, where exactly half are unsolved over an interval, its midpoint (the convention of R's ``survfit``). With
+    every censored run later than every solution this is the ordinary median with censored runs counted as
+    infinite: ``math.inf`` unless more than half solved within the budget."""
+    return float(np.median(_check_times(times, budget)))
+
+
+def solved_share(times: Iterable[float], budget: float) -> float:
+    """The share of runs that solved within ``budget``."""
+    return float(np.isfinite(_check_times(times, budget)).mean())
+
+
+def learning_curves(runs: Sequence[SeedRun]) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out learning curves of ``runs`` trained with one ``evaluate_every``: ``(steps, scores)`` with
+    ``scores[s, k]`` the score of run s after ``steps[k]``; a run stopped by inf/NaN has NaN from there on."""
+    runs = list(runs)
+    if not runs or not all(isinstance(r, SeedRun) for r in runs):
+        raise TypeError("runs: expected one or more sweeps.SeedRun")
+    steps = max((tuple(step for step, _ in r.checkpoints) for r in runs), key=len)
+    if not steps:
+        raise ValueError("runs: expected held-out checkpoints (train with evaluate_every), got none")
+    scores = np.full((len(runs), len(steps)), np.nan)
+    for s, run in enumerate(runs):
+        for k, (step, score) in enumerate(run.checkpoints):
+            if step != steps[k]:
+                raise ValueError(f"runs: expected the same checkpoint steps, got {step} for seed {run.seed} where "
+                                 f"another run has {steps[k]}")
+            scores[s, k] = score
+    return np.asarray(steps, dtype=float), scores
