@@ -17,10 +17,15 @@ def run(checkpoints, seed=0, error=None):
 
 def test_time_to_solve_is_the_first_checkpoint_across_the_line():
     r = run([(20, 0.17), (40, 0.05), (60, 0.01), (80, 0.02), (100, 0.005)])
-    assert survival.time_to_solve(r, 0.0167) == 60.0
+    # between 40 (0.05) and 60 (0.01): log-linear, log(0.05 / line) / log(0.05 / 0.01) of the way
+    assert survival.time_to_solve(r, 0.0167) == pytest.approx(40 + 20 * math.log(0.05 / 0.0167) / math.log(5))
+    assert survival.time_to_solve(r, 0.01 * 5**0.5) == pytest.approx(50.0)
+    assert survival.time_to_solve(r, 0.2) == 20.0  # across at the first checkpoint
     assert survival.time_to_solve(r, 0.001) == math.inf
     accuracy = run([(10, 0.3), (20, 0.8)])
-    assert survival.time_to_solve(accuracy, 0.5, higher_is_better=True) == 20.0
+    assert survival.time_to_solve(accuracy, 0.5, higher_is_better=True) == pytest.approx(
+        10 + 10 * math.log(0.3 / 0.5) / math.log(0.3 / 0.8))
+    assert 10 < survival.time_to_solve(accuracy, 0.5, higher_is_better=True) < 20
     stopped = SeedRun(0, History(), ValueError("nan at step 3"), math.nan, 0.0, ())
     assert survival.time_to_solve(stopped, 0.1) == math.inf
     with pytest.raises(ValueError, match="train with evaluate_every"):

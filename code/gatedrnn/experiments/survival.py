@@ -27,19 +27,28 @@ def _check_line(line: object) -> float:
 
 
 def time_to_solve(run: SeedRun, line: float, *, higher_is_better: bool = False) -> float:
-    """The first step at which ``run``'s held-out score (its ``checkpoints``) is below ``line`` (above it with
-    ``higher_is_better``); ``math.inf`` if it never is: the run is censored at its budget. A run stopped by inf/NaN
-    never solved. The resolution is the spacing of the checkpoints, so the run must have been trained with
-    ``evaluate_every``."""
+    """When ``run``'s held-out score (its ``checkpoints``) first crosses ``line``: below it, or above it with
+    ``higher_is_better``; ``math.inf`` if it never does within the run (the run is censored at its budget). A run
+    stopped by inf/NaN never solved. Between the last checkpoint on the wrong side and the first on the right side
+    the crossing is placed by linear interpolation of the logarithm of the score (the error falls by factors, not by
+    amounts), so that two runs crossing between the same checkpoints are still ordered; a run already across at
+    its first checkpoint gets that checkpoint's step. The run must have been trained with ``evaluate_every``."""
     if not isinstance(run, SeedRun):
         raise TypeError(f"run: expected a sweeps.SeedRun, got {type(run).__name__}")
     if not run.checkpoints and run.error is None:
         raise ValueError(f"run: expected held-out checkpoints (train with evaluate_every), got none for seed "
                          f"{run.seed}")
     line = _check_line(line)
+    sign = -1.0 if higher_is_better else 1.0
+    previous = None
     for step, score in run.checkpoints:
-        if (score > line) if higher_is_better else (score < line):
-            return float(step)
+        if sign * score < sign * line:
+            if previous is None or not (previous[1] > 0 and score > 0 and line > 0):
+                return float(step)
+            (k0, s0), (k1, s1) = previous, (step, score)
+            share = (math.log(s0) - math.log(line)) / (math.log(s0) - math.log(s1))
+            return float(k0 + share * (k1 - k0))
+        previous = (step, score)
     return math.inf
 
 
