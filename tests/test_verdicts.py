@@ -8,23 +8,6 @@ import pytest
 from gatedrnn.experiments import verdicts
 
 
-@pytest.mark.parametrize("table", [(5, 8, 8, 8), (0, 3, 3, 3), (2, 3, 1, 3), (7, 12, 1, 12), (0, 5, 0, 5),
-                                   (10, 10, 0, 10), (3, 4, 9, 20)])
-def test_fisher_exact_matches_scipy(table):
-    from scipy.stats import fisher_exact
-
-    a, n_a, b, n_b = table
-    expected = fisher_exact([[a, n_a - a], [b, n_b - b]], alternative="two-sided").pvalue
-    assert verdicts.fisher_exact(a, n_a, b, n_b) == pytest.approx(expected, rel=1e-9)
-
-
-def test_fisher_exact_names_bad_counts():
-    with pytest.raises(ValueError, match="runs_b: expected an int >= 0, got -1"):
-        verdicts.fisher_exact(1, 2, 0, -1)
-    with pytest.raises(ValueError, match="expected 0 <= successes <= runs"):
-        verdicts.fisher_exact(3, 2, 0, 1)
-
-
 @pytest.mark.parametrize("wins, losses", [(10, 0), (9, 1), (0, 6), (3, 3), (7, 2), (1, 0), (12, 5)])
 def test_sign_test_is_scipys_exact_binomial_test(wins, losses):
     from scipy.stats import binomtest

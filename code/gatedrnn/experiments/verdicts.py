@@ -27,28 +27,6 @@ SMALL = "a difference too small to act on"
 LEVEL = 0.05
 
 
-def fisher_exact(successes_a: int, runs_a: int, successes_b: int, runs_b: int) -> float:
-    """Two-sided p-value of Fisher's exact test that two groups of runs share one success rate: the probability,
-    with the margins fixed, of a table at most as likely as the observed one (successes_a of runs_a against
-    successes_b of runs_b). Small numbers of seeds call for an exact test; a large p says only that the runs cannot
-    tell the groups apart, not that they are alike."""
-    for name, value in (("successes_a", successes_a), ("runs_a", runs_a), ("successes_b", successes_b),
-                        ("runs_b", runs_b)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name}: expected an int >= 0, got {value!r}")
-    if successes_a > runs_a or successes_b > runs_b or runs_a + runs_b == 0:
-        raise ValueError(f"expected 0 <= successes <= runs in each group, got {successes_a}/{runs_a} and "
-                         f"{successes_b}/{runs_b}")
-    total, successes = runs_a + runs_b, successes_a + successes_b
-
-    def probability(k: int) -> float:  # hypergeometric: k of the successes fall in group a
-        return math.comb(runs_a, k) * math.comb(runs_b, successes - k) / math.comb(total, successes)
-
-    observed = probability(successes_a)
-    possible = range(max(0, successes - runs_b), min(runs_a, successes) + 1)
-    return min(1.0, math.fsum(p for p in map(probability, possible) if p <= observed * (1 + 1e-9)))
-
-
 def _check_count(name: str, value: object) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{name}: expected an int >= 0, got {value!r}")
