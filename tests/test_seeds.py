@@ -54,13 +54,9 @@ def test_the_optimizers_constants_are_torch_optims_defaults():
     assert sgd["dampening"] == 0 and not sgd["nesterov"]
 
 
-@pytest.mark.parametrize("config", CONFIGS + SCHEDULED, ids=lambda c: f"{c.optimizer}-{c.momentum}-{c.schedule}")
-def test_every_row_is_updated_as_torch_optim_and_its_lr_scheduler_update_one_model(config):
-    params, grads = stacked_problem()
-    optimizer = seeds.StackedOptimizer([config] * S)
-    rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
-    alone = [training.make_optimizer(row, config) for row in rows]
-    schedulers = [SCHEDULERS[config.schedule](o) for o in alone] if config.schedule != "constant" else []
+def step_stacked_and_alone(optimizer, params, grads, rows, alone, schedulers):
+    """Every step of ``grads``: the stacked optimizer on ``params``, and each row's own torch.optim optimizer
+    (``alone[s]`` over ``rows[s]``), then the schedulers."""
     for step_grads in grads:
         optimizer.step_(params, [g.clone() for g in step_grads])
         for s in range(S):
@@ -69,6 +65,15 @@ def test_every_row_is_updated_as_torch_optim_and_its_lr_scheduler_update_one_mod
             alone[s].step()
         for scheduler in schedulers:
             scheduler.step()
+
+
+@pytest.mark.parametrize("config", CONFIGS + SCHEDULED, ids=lambda c: f"{c.optimizer}-{c.momentum}-{c.schedule}")
+def test_every_row_is_updated_as_torch_optim_and_its_lr_scheduler_update_one_model(config):
+    params, grads = stacked_problem()
+    rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
+    alone = [training.make_optimizer(row, config) for row in rows]
+    schedulers = [SCHEDULERS[config.schedule](o) for o in alone] if config.schedule != "constant" else []
+    step_stacked_and_alone(seeds.StackedOptimizer([config] * S), params, grads, rows, alone, schedulers)
     for s in range(S):
         for stacked, parameter in zip(params, rows[s]):
             # a constant rate: the same operations as torch.optim (float32, to rounding); a schedule: torch's
@@ -83,17 +88,10 @@ def test_rows_with_their_own_rates_and_schedules_are_updated_as_torch_optim_upda
     rates = [config.learning_rate * 10.0 ** (s - 1) for s in range(S)]
     configs = [dataclasses.replace(config, learning_rate=r) for r in rates]
     configs[-1] = dataclasses.replace(configs[-1], schedule="step", decay_every=2, decay_factor=0.3)
-    optimizer = seeds.StackedOptimizer(configs)
     rows = [[torch.nn.Parameter(p[s].clone()) for p in params] for s in range(S)]
     alone = [training.make_optimizer(row, c) for row, c in zip(rows, configs)]
-    scheduler = SCHEDULERS["step"](alone[-1])
-    for step_grads in grads:
-        optimizer.step_(params, [g.clone() for g in step_grads])
-        for s in range(S):
-            for parameter, g in zip(rows[s], step_grads):
-                parameter.grad = g[s].clone()
-            alone[s].step()
-        scheduler.step()
+    step_stacked_and_alone(seeds.StackedOptimizer(configs), params, grads, rows, alone,
+                           [SCHEDULERS["step"](alone[-1])])
     for s in range(S):
         for stacked, parameter in zip(params, rows[s]):
             torch.testing.assert_close(stacked[s], parameter.detach(), rtol=1e-6, atol=1e-9)

@@ -37,7 +37,7 @@ def test_time_to_solve_is_the_first_checkpoint_across_the_line():
 @pytest.mark.parametrize("times", [
     [100, 200, 300, math.inf, math.inf], [40, 40, 60, 80], [math.inf, math.inf, 20],
     [400, 60, 80, 120, math.inf, 100, 200, 220, math.inf, 380]])
-def test_median_and_unsolved_share_match_statsmodels_kaplan_meier(times):
+def test_median_and_solved_share_match_statsmodels_kaplan_meier(times):
     from statsmodels.duration.survfunc import SurvfuncRight
 
     budget = 400
@@ -51,10 +51,8 @@ def test_median_and_unsolved_share_match_statsmodels_kaplan_meier(times):
         expected = (sf.surv_times[flat][0] + after[0]) / 2 if after else np.nan
     got = survival.median_time(times, budget)
     assert (math.isinf(got) and np.isnan(expected)) or got == pytest.approx(expected)
-    steps = [10, 40, 100, 150, 399]
-    km = [float(sf.surv_prob[sf.surv_times <= s][-1]) if (sf.surv_times <= s).any() else 1.0 for s in steps]
-    assert survival.unsolved_share(times, budget, steps) == pytest.approx(km)
-    assert survival.solved_share(times, budget) == pytest.approx(status.mean())
+    # the share solved by the budget is one minus the Kaplan–Meier estimate there
+    assert survival.solved_share(times, budget) == pytest.approx(1 - float(sf.surv_prob[-1]))
 
 
 def test_times_and_budget_are_checked():
@@ -64,6 +62,11 @@ def test_times_and_budget_are_checked():
         survival.median_time([100], math.inf)
     with pytest.raises(ValueError, match="times: expected one or more times > 0"):
         survival.median_time([], 10)
+
+
+def test_solve_times_of_several_runs_keep_their_order():
+    runs = [run([(10, 0.2), (20, 0.01)]), run([(10, 0.5), (20, 0.4)]), run([(10, 0.001)])]
+    assert survival.solve_times(runs, 0.1).tolist() == [survival.time_to_solve(runs[0], 0.1), math.inf, 10.0]
 
 
 def test_learning_curves_stack_runs_and_pad_a_stopped_one():

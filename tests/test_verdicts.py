@@ -74,6 +74,18 @@ def test_decide_reads_the_test_and_the_size(p, effect, expected):
     assert verdicts.decide(p, effect, 0.1) == expected
 
 
+def test_time_effect_is_the_log_ratio_of_medians_and_unbounded_where_one_is_censored():
+    inf = math.inf
+    # medians 100 and 300 (numpy's median of the odd lists): log 3
+    assert verdicts.time_effect([50, 100, 200], [100, 300, 300], 400) == pytest.approx(math.log(3))
+    assert verdicts.time_effect([50, 100, inf], [inf, inf, 300], 400) == inf
+    assert verdicts.time_effect([inf, inf, 300], [50, 100, inf], 400) == -inf
+    # both medians censored: the direction of the paired outcomes, or 0 for a tie
+    assert verdicts.time_effect([inf, inf, 300], [inf, inf, inf], 400) == inf
+    assert verdicts.time_effect([inf, inf, inf], [inf, 300, inf], 400) == -inf
+    assert verdicts.time_effect([inf] * 3, [inf] * 3, 400) == 0.0
+
+
 def test_decide_names_bad_arguments():
     with pytest.raises(ValueError, match="p: expected a number in"):
         verdicts.decide(1.5, 0.0, 0.1)

@@ -170,7 +170,8 @@ def run_grid(settings: Mapping[str, Setting], seeds: Iterable[int], label: str =
     if len(losses) > 1:
         raise ValueError(f"settings: expected benchmarks with one training loss, got {len(losses)}")
 
-    def builder(benchmark: Benchmark, recurrent: Callable[[int], nn.Module]) -> Callable[[int], tuple[nn.Module, Batches]]:
+    def builder(benchmark: Benchmark,
+                recurrent: Callable[[int], nn.Module]) -> Callable[[int], tuple[nn.Module, Batches]]:
         return lambda seed: benchmark.make(recurrent(benchmark.input_size), seed)
 
     return sweeps.run_grid({key: builder(b, r) for key, (b, r, _) in settings.items()}, losses.pop(),

@@ -63,14 +63,9 @@ def _check_times(times: Iterable[float], budget: float) -> np.ndarray:
     return t
 
 
-def unsolved_share(times: Iterable[float], budget: float, steps: Sequence[float]) -> np.ndarray:
-    """The Kaplan–Meier estimate, with every run censored at ``budget``, of the share of runs not yet solved after
-    each of ``steps`` (at most the budget): the share of ``times`` greater than the step."""
-    t = _check_times(times, budget)
-    s = np.asarray(steps, dtype=float)
-    if (s > budget).any():
-        raise ValueError(f"steps: expected steps up to the budget {budget}, got {s.tolist()!r}")
-    return (t[None, :] > s[:, None]).mean(axis=1)
+def solve_times(runs: Iterable[SeedRun], line: float, *, higher_is_better: bool = False) -> np.ndarray:
+    """:func:`time_to_solve` of every run in ``runs``, in order (inf where censored)."""
+    return np.array([time_to_solve(run, line, higher_is_better=higher_is_better) for run in runs], dtype=float)
 
 
 def median_time(times: Iterable[float], budget: float) -> float:

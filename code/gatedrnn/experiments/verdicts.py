@@ -20,11 +20,15 @@ from typing import Iterable
 
 import numpy as np
 
+from gatedrnn.experiments.survival import median_time
+
 # What an ablation can conclude about a change (:func:`decide`).
 HELPS, HURTS, UNCLEAR = "helps", "hurts", "no detectable difference at this budget"
 SMALL = "a difference too small to act on"
 # The level of every test in the book, after Holm's correction across a table.
 LEVEL = 0.05
+# The smallest ratio of two medians (times to solve, errors) worth a line in a recipe.
+SMALLEST_RATIO = 1.25
 
 
 def _check_count(name: str, value: object) -> int:
@@ -146,3 +150,19 @@ def decide(p: float, effect: float, smallest: float, level: float = LEVEL) -> st
     if effect >= smallest:
         return HELPS
     return HURTS if effect <= -smallest else SMALL
+
+
+def time_effect(times: Iterable[float], reference: Iterable[float], budget: float) -> float:
+    """The logarithm of a change's speed-up, the reference's median time to solve over the change's (eq.
+    time-to-solve, all runs censored at ``budget``), for :func:`decide`. Where a median lies beyond the budget the
+    size of the speed-up is not known, so the effect counts as unbounded in the direction of the paired outcomes
+    (:func:`paired_times`): ``+inf`` where the change's median is known and the reference's is not, ``-inf`` in the
+    mirror case, and, where both are censored, the sign of the wins minus the losses (0 for a tie)."""
+    a, b = np.asarray(list(times), dtype=float), np.asarray(list(reference), dtype=float)
+    row, ref = median_time(a, budget), median_time(b, budget)
+    if math.isinf(row) and math.isinf(ref):
+        balance = float(paired_times(a, b).sum())
+        return math.copysign(math.inf, balance) if balance else 0.0
+    if math.isinf(row) or math.isinf(ref):
+        return -math.inf if math.isinf(row) else math.inf
+    return math.log(ref / row)
