@@ -78,3 +78,21 @@ def test_learning_curves_stack_runs_and_pad_a_stopped_one():
     assert scores[1, 0] == 0.3 and np.isnan(scores[1, 1:]).all()
     with pytest.raises(ValueError, match="expected the same checkpoint steps"):
         survival.learning_curves([a, run([(15, 0.1)])])
+
+
+def test_fastest_takes_the_smallest_median_then_the_most_solved_then_the_lowest_final_error():
+    times = {1e-3: [math.inf, math.inf, math.inf], 1e-2: [300, 500, math.inf], 1e-1: [100, 200, 400]}
+    assert survival.fastest(times, 500) == 1e-1
+    # medians all beyond the budget: the one with more runs solved
+    censored = {"a": [math.inf, math.inf, math.inf], "b": [math.inf, 90, math.inf]}
+    assert survival.fastest(censored, 100) == "b"
+    # nothing solved anywhere: the lower final error, else the first key
+    never = {"a": [math.inf] * 2, "b": [math.inf] * 2}
+    assert survival.fastest(never, 100, {"a": 0.17, "b": 0.16}) == "b"
+    assert survival.fastest(never, 100) == "a"
+    with pytest.raises(ValueError, match="final: expected a value for each"):
+        survival.fastest(never, 100, {"a": 0.1})
+    with pytest.raises(ValueError, match="times: expected a mapping"):
+        survival.fastest({}, 100)
+    with pytest.raises(ValueError, match="budget"):
+        survival.fastest(never, 0)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Sequence
+from typing import Hashable, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
 from gatedrnn.experiments.sweeps import SeedRun
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 def _check_line(line: object) -> float:
@@ -80,6 +82,23 @@ def median_time(times: Iterable[float], budget: float) -> float:
 def solved_share(times: Iterable[float], budget: float) -> float:
     """The share of runs that solved within ``budget``."""
     return float(np.isfinite(_check_times(times, budget)).mean())
+
+
+def fastest(times: Mapping[Key, Iterable[float]], budget: float,
+            final: Mapping[Key, float] | None = None) -> Key:
+    """The setting (a learning rate of a grid, say) whose runs solve soonest: the smallest :func:`median_time` of
+    ``times[key]``; among equal medians (every one beyond the budget, say) the largest :func:`solved_share`, then,
+    where ``final`` is given, the smallest ``final[key]`` (a median final error); then the first key."""
+    if not isinstance(times, Mapping) or not times:
+        raise ValueError(f"times: expected a mapping of one or more settings to their times, got {times!r}")
+    if final is not None and set(final) != set(times):
+        raise ValueError(f"final: expected a value for each of the settings {list(times)}, got {list(final)}")
+
+    def order(key: Key) -> tuple[float, float, float]:
+        t = _check_times(times[key], budget)
+        return float(np.median(t)), -float(np.isfinite(t).mean()), 0.0 if final is None else float(final[key])
+
+    return min(times, key=order)
 
 
 def learning_curves(runs: Sequence[SeedRun]) -> tuple[np.ndarray, np.ndarray]:
