@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Hashable, Iterable, Mapping, Sequence, TypeVar
+from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from gatedrnn.experiments.sweeps import SeedRun
-
-Key = TypeVar("Key", bound=Hashable)
 
 
 def _check_line(line: object) -> float:
@@ -84,8 +82,8 @@ def solved_share(times: Iterable[float], budget: float) -> float:
     return float(np.isfinite(_check_times(times, budget)).mean())
 
 
-def fastest(times: Mapping[Key, Iterable[float]], budget: float,
-            final: Mapping[Key, float] | None = None) -> Key:
+def fastest(times: Mapping[Hashable, Iterable[float]], budget: float,
+            final: Mapping[Hashable, float] | None = None) -> Hashable:
     """The setting (a learning rate of a grid, say) whose runs solve soonest: the smallest :func:`median_time` of
     ``times[key]``; among equal medians (every one beyond the budget, say) the largest :func:`solved_share`, then,
     where ``final`` is given, the smallest ``final[key]`` (a median final error); then the first key."""
@@ -94,7 +92,7 @@ def fastest(times: Mapping[Key, Iterable[float]], budget: float,
     if final is not None and set(final) != set(times):
         raise ValueError(f"final: expected a value for each of the settings {list(times)}, got {list(final)}")
 
-    def order(key: Key) -> tuple[float, float, float]:
+    def order(key: Hashable) -> tuple[float, float, float]:
         t = _check_times(times[key], budget)
         return float(np.median(t)), -float(np.isfinite(t).mean()), 0.0 if final is None else float(final[key])
 
