@@ -28,8 +28,7 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading test unit nbval after-book clean publish published lock \
-	gpu-check
+.PHONY: all install book student-book assignments grading test unit nbval clean publish published lock gpu-check
 
 all: book
 
@@ -108,15 +107,7 @@ nbval: install
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
 		-n 2 --dist loadfile
 
-# nbval re-executes every chapter, two at a time; the steps after the build (the student book, the grading tests, the
-# published tree in Chromium) mostly keep one core busy, so nbval runs beside them and fills the other. Each job's
-# output is printed whole when it ends (--output-sync), and the first failure of either fails the target.
-test: unit book
-	$(MAKE) -j2 --output-sync=target nbval after-book
-
-# The steps that need the built book, one after another.
-after-book:
-	$(MAKE) -j1 student-book grading published
+test: unit book student-book grading published nbval
 
 # On a machine with a CUDA GPU: the kernels checked at sizes the CPU tests never reach, the compiled code, times
 # against cuDNN and torch.compile, and the full profile's chapter times, in measurements/gpu/<device>-<date>.json
