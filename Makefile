@@ -28,7 +28,8 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading test unit nbval clean publish published lock gpu-check
+.PHONY: all install book student-book assignments grading grading-tests test unit nbval clean publish published \
+	published-tests lock gpu-check
 
 all: book
 
@@ -86,6 +87,9 @@ assignments: install
 
 # Grades every reference solution and blank student notebook with `otter run`, and scans for leaks.
 grading: assignments book student-book
+	$(MAKE) grading-tests
+
+grading-tests: install
 	$(BIN)/python -m pytest tests/grading -W error -p no:cacheprovider
 
 unit: install
@@ -100,6 +104,9 @@ publish: book student-book
 # The published tree as a reader meets it: every page in Chromium (tests/browser), and a published notebook run in a
 # fresh environment that has nothing but a Jupyter kernel (tests/publish).
 published: publish
+	$(MAKE) published-tests
+
+published-tests: install
 	$(BIN)/python -m pytest tests/browser tests/publish -W error -p no:cacheprovider
 
 nbval: install
@@ -107,7 +114,13 @@ nbval: install
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
 		-n 2 --dist loadfile
 
-test: unit book student-book grading published nbval
+# After the build, the grading tests and the browser tests run side by side: each mostly keeps one core busy, and
+# neither times anything. nbval, which re-executes every chapter two at a time, runs alone afterwards, because the
+# chapters' timing checks keep their margins only without a third process on the two cores. Each job's output is
+# printed whole when it ends (--output-sync), and the first failure fails the target.
+test: unit publish
+	$(MAKE) -j2 --output-sync=target grading-tests published-tests
+	$(MAKE) nbval
 
 # On a machine with a CUDA GPU: the kernels checked at sizes the CPU tests never reach, the compiled code, times
 # against cuDNN and torch.compile, and the full profile's chapter times, in measurements/gpu/<device>-<date>.json

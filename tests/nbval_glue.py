@@ -5,7 +5,15 @@ it), but re-executing the cell emits them again, as display data of the ``applic
 between the cell's printed lines. Those records are removed from the re-run outputs before nbval compares them
 with the stored ones, so that the printed text is compared as one stream on both sides. The glued values stay
 checked: every one is asserted in a check cell, and the check cells print them in outputs that nbval compares.
+
+It also orders the notebooks longest first, by the execution time the build's cache recorded for each chapter, so
+that the two workers of ``-n 2 --dist loadfile`` finish together: in name order the two longest chapters went to
+one worker while the other ran out of work.
 """
+
+from pathlib import Path
+
+from jupyter_cache import get_cache
 
 from nbval.plugin import IPyNbCell
 
@@ -21,3 +29,16 @@ def _compare_without_glue(self, test, ref, skip_compare=None):
 
 
 IPyNbCell.compare_outputs = _compare_without_glue
+
+
+def recorded_seconds(cache: Path) -> dict[str, float]:
+    """Seconds each chapter took when the build executed it, by file stem (empty when there is no cache)."""
+    if not cache.is_dir():
+        return {}
+    records = get_cache(cache).list_cache_records()
+    return {Path(r.uri).stem: float(r.data.get("execution_seconds", 0.0)) for r in records}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    seconds = recorded_seconds(Path(config.rootpath) / "_build" / ".jupyter_cache")
+    items.sort(key=lambda item: -seconds.get(Path(str(item.fspath)).stem, 0.0))
