@@ -28,7 +28,7 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading grading-tests test unit nbval clean publish published \
+.PHONY: all install book student-book assignments grading grading-tests test unit nbval nbval-untimed nbval-timed clean publish published \
 	published-tests lock gpu-check
 
 all: book
@@ -109,18 +109,27 @@ published: publish
 published-tests: install
 	$(BIN)/python -m pytest tests/browser tests/publish -W error -p no:cacheprovider
 
-nbval: install
-	PYTHONPATH=tests:tools $(BIN)/python -m pytest --nbval $(EXECUTED) -p nbval_glue \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider \
-		-n 2 --dist loadfile
+# nbval re-executes every built chapter, two at a time, and compares its outputs with the build's. The chapters
+# whose checks time code (TIMED) keep their margins only without other work on the cores: `make test` runs them on
+# their own, after the others.
+TIMED := speed comparison
+NBVAL := PYTHONPATH=tests:tools $(BIN)/python -m pytest --nbval -p nbval_glue \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 -p no:cacheprovider -n 2 --dist loadfile
 
-# After the build, the grading tests and the browser tests run side by side: each mostly keeps one core busy, and
-# neither times anything. nbval, which re-executes every chapter two at a time, runs alone afterwards, because the
-# chapters' timing checks keep their margins only without a third process on the two cores. Each job's output is
-# printed whole when it ends (--output-sync), and the first failure fails the target.
+nbval: nbval-untimed nbval-timed
+
+nbval-untimed: install
+	$(NBVAL) $(EXECUTED) $(TIMED:%=--ignore=$(EXECUTED)/%.ipynb)
+
+nbval-timed: install
+	$(NBVAL) $(TIMED:%=$(EXECUTED)/%.ipynb)
+
+# After the build, the grading tests, the browser tests and nbval's untimed chapters share the two cores (none of
+# them times anything, and together they keep both busy); the timed chapters' nbval runs alone at the end. Each
+# job's output is printed whole when it ends (--output-sync), and the first failure fails the target.
 test: unit publish
-	$(MAKE) -j2 --output-sync=target grading-tests published-tests
-	$(MAKE) nbval
+	$(MAKE) -j3 --output-sync=target grading-tests published-tests nbval-untimed
+	$(MAKE) nbval-timed
 
 # On a machine with a CUDA GPU: the kernels checked at sizes the CPU tests never reach, the compiled code, times
 # against cuDNN and torch.compile, and the full profile's chapter times, in measurements/gpu/<device>-<date>.json
