@@ -94,7 +94,20 @@ def test_matching_hidden_size_is_the_closest_count_of_torch_modules(kind, other,
     assert abs(count(matched) - target) <= min(abs(count(h) - target) for h in range(1, 3 * H))
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers", [2, 3])
+def test_matching_hidden_size_with_layers_is_the_closest_count_of_torch_modules(kind, layers):
+    target = sum(p.numel() for p in torch.nn.LSTM(8, 24).parameters())
+    matched = cost.matching_hidden_size(kind, 8, target, num_layers=layers)
+    count = lambda h: sum(p.numel() for p in  # noqa: E731
+                          getattr(torch.nn, kind)(8, h, num_layers=layers).parameters())
+    assert abs(count(matched) - target) <= min(abs(count(h) - target) for h in range(1, 60))
+    assert matched < cost.matching_hidden_size(kind, 8, target)  # deeper is narrower
+
+
 def test_matching_hidden_size_names_bad_arguments():
+    with pytest.raises(ValueError, match="num_layers"):
+        cost.matching_hidden_size("LSTM", 2, 100, num_layers=0)
     with pytest.raises(ValueError, match="kind: expected one of"):
         cost.matching_hidden_size("MinGRU", 2, 100)
     with pytest.raises(ValueError, match="parameters"):

@@ -47,14 +47,18 @@ def parameter_count(
     return D * (per_direction(I) + (L - 1) * per_direction(D * R))  # eq. (param-count)
 
 
-def matching_hidden_size(kind: str, input_size: int, parameters: int) -> int:
-    """The hidden size at which a one-layer ``torch.nn.<kind>`` with biases has the number of parameters closest to
-    ``parameters``: the root of eq. (param-count), G (H² + (I + 2) H) = ``parameters``, rounded to the better of the
-    two neighbouring integers (at least 1). Chapter 9 uses it to compare models at equal parameter count."""
+def matching_hidden_size(kind: str, input_size: int, parameters: int, *, num_layers: int = 1) -> int:
+    """The hidden size at which a ``torch.nn.<kind>`` with biases and ``num_layers`` layers has the number of
+    parameters closest to ``parameters``: the positive root of eq. (param-count), which for L layers reads
+    G ((2L - 1) H² + (I + 2L) H) = ``parameters``, rounded to the better of the two neighbouring integers (at least
+    1). Chapter 9 uses it to compare models at equal parameter count, and the claims chapter a deep LSTM with a
+    wide one."""
     G, I, P = _kind(kind), check_size("input_size", input_size), check_size("parameters", parameters)
-    root = (-(I + 2) + math.sqrt((I + 2) ** 2 + 4 * P / G)) / 2
+    L = check_size("num_layers", num_layers)
+    a, b = 2 * L - 1, I + 2 * L
+    root = (-b + math.sqrt(b**2 + 4 * a * P / G)) / (2 * a)
     candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
-    return min(sorted(candidates), key=lambda H: abs(parameter_count(kind, I, H) - P))
+    return min(sorted(candidates), key=lambda H: abs(parameter_count(kind, I, H, num_layers=L) - P))
 
 
 def flops_per_step(kind: str, input_size: int, hidden_size: int) -> dict[str, int]:
