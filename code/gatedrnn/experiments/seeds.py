@@ -256,7 +256,7 @@ def _check_models(models: Sequence[object]) -> Sequence[nn.Module]:
 
 def _check_configs(config: TrainingConfig | Sequence[TrainingConfig], models: int) -> list[TrainingConfig]:
     """One config per model: ``config`` repeated, or the sequence, whose configs must agree in everything but
-    ``learning_rate``, ``schedule``, ``decay_every`` and ``decay_factor``."""
+    ``learning_rate``, ``schedule``, ``decay_every``, ``decay_factor`` and ``warmup_steps``."""
     configs = [config] * models if isinstance(config, TrainingConfig) else list(config)
     if len(configs) != models or not all(isinstance(c, TrainingConfig) for c in configs):
         raise TypeError(f"config: expected a TrainingConfig or one per model ({models}), got {config!r}")

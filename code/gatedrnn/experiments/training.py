@@ -17,7 +17,7 @@ from gatedrnn.validation import check_size
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 CLIPS = (None, "norm", "value")
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "warmup")
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,9 @@ class TrainingConfig:
     """How to train: ``steps`` updates of ``optimizer`` (``'sgd'``, with ``momentum``, ``'adam'`` or ``'rmsprop'``) at
     ``learning_rate``; ``clip`` is ``None``, ``'norm'`` (eq. clip-norm) or ``'value'`` (eq. clip-value), at
     ``threshold``. ``schedule`` changes the rate from step to step (:func:`learning_rate_at`): ``'constant'``,
-    ``'step'`` (multiplied by ``decay_factor`` every ``decay_every`` steps) or ``'cosine'`` (from
-    ``learning_rate`` down to 0 along half a cosine over the ``steps``)."""
+    ``'step'`` (multiplied by ``decay_factor`` every ``decay_every`` steps), ``'cosine'`` (from
+    ``learning_rate`` down to 0 along half a cosine over the ``steps``) or ``'warmup'`` (up from
+    ``learning_rate / warmup_steps`` in equal increments over the first ``warmup_steps`` steps, then constant)."""
 
     steps: int
     learning_rate: float
@@ -37,6 +38,7 @@ class TrainingConfig:
     schedule: str = "constant"
     decay_every: int | None = None
     decay_factor: float = 0.1
+    warmup_steps: int | None = None
 
     def __post_init__(self) -> None:
         check_size("steps", self.steps)
@@ -57,13 +59,15 @@ class TrainingConfig:
                              f"threshold={self.threshold!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
-        if self.schedule == "step":
-            if self.decay_every is None:
-                raise ValueError("decay_every: expected an int >= 1 with schedule='step', got None")
-            check_size("decay_every", self.decay_every)
-        elif self.decay_every is not None:
-            raise ValueError(f"decay_every: only for schedule='step', got decay_every={self.decay_every!r} with "
-                             f"schedule={self.schedule!r}")
+        for schedule, name in (("step", "decay_every"), ("warmup", "warmup_steps")):  # each schedule's length
+            value = getattr(self, name)
+            if self.schedule == schedule:
+                if value is None:
+                    raise ValueError(f"{name}: expected an int >= 1 with schedule={schedule!r}, got None")
+                check_size(name, value)
+            elif value is not None:
+                raise ValueError(f"{name}: only for schedule={schedule!r}, got {name}={value!r} with "
+                                 f"schedule={self.schedule!r}")
         factor = self.decay_factor
         if not isinstance(factor, numbers.Real) or isinstance(factor, bool) or not 0 < factor <= 1:
             raise ValueError(f"decay_factor: expected a number in (0, 1], got {factor!r}")
@@ -77,7 +81,9 @@ def learning_rate_at(config: TrainingConfig, step: int) -> float:
     * ``'step'``: η_k = η_0 · γ^⌊k / s⌋ with γ = ``decay_factor`` and s = ``decay_every`` (eq. lr-step;
       ``torch.optim.lr_scheduler.StepLR`` stepped once per update);
     * ``'cosine'``: η_k = η_0 · (1 + cos(π k / K)) / 2 (eq. lr-cosine; ``CosineAnnealingLR`` with ``T_max`` = K and
-      ``eta_min`` = 0), from η_0 at the first update to nearly 0 at the last.
+      ``eta_min`` = 0), from η_0 at the first update to nearly 0 at the last;
+    * ``'warmup'``: η_k = η_0 · min(1, (k + 1) / W) with W = ``warmup_steps`` (eq. lr-warmup; ``LinearLR`` from
+      ``start_factor`` 1/W over W - 1 updates), a linear warm-up to η_0, then η_0.
     """
     if not isinstance(config, TrainingConfig):
         raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
@@ -87,6 +93,8 @@ def learning_rate_at(config: TrainingConfig, step: int) -> float:
         return config.learning_rate * config.decay_factor ** (step // config.decay_every)  # eq. (lr-step)
     if config.schedule == "cosine":
         return config.learning_rate * (1 + math.cos(math.pi * step / config.steps)) / 2  # eq. (lr-cosine)
+    if config.schedule == "warmup":
+        return config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)  # eq. (lr-warmup)
     return config.learning_rate
 
 
