@@ -40,3 +40,13 @@ def test_no_control_characters_in_the_source(chapter):
     found = [(number, line) for number, line in enumerate(chapter.read_text().splitlines(), 1)
              if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", line)]
     assert not found, f"{chapter.name}: control characters at lines {[number for number, _ in found]}"
+
+
+@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.md")), ids=lambda path: path.stem)
+def test_no_glue_name_is_written_twice(chapter):
+    """A name glued twice in one chapter keeps only the last value, so the text may quote another number than the
+    cell it was written for meant: every literal name is glued once (names built at run time are not seen here)."""
+    cells = "\n".join(CELL.findall(chapter.read_text()))
+    names = re.findall(r"""\bglue\(\s*["']([^"'{}]+)["']""", cells)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    assert not twice, f"{chapter.name}: glued more than once: {twice}"
