@@ -28,7 +28,7 @@ export PYTHONHASHSEED := 0
 # changes it), so that nbval's re-execution reproduces the build's outputs digit for digit.
 export OMP_NUM_THREADS := 1
 
-.PHONY: all install book student-book assignments grading grading-tests test unit nbval nbval-untimed nbval-timed clean publish published \
+.PHONY: all install execute book student-book assignments grading grading-tests test unit nbval nbval-untimed nbval-timed clean publish published \
 	published-tests lock gpu-check
 
 all: book
@@ -70,13 +70,16 @@ _build/.ext-$(EXT_HASH):
 
 # The instructor guide grades the built assignments, so the book needs them.
 # Jupyter Book executes one notebook at a time; the chapters are first executed into its cache one per core.
-book: install assignments _build/.code-$(CODE_HASH) _build/.ext-$(EXT_HASH)
+execute: install assignments _build/.code-$(CODE_HASH) _build/.ext-$(EXT_HASH)
 	$(BIN)/python tools/execute_chapters.py
+
+book: execute
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
-# Same notebooks, same execution cache as `book`; only the exercise solutions are left out.
-student-book: book
+# Same notebooks, same execution cache as `book`; only the exercise solutions are left out. Sphinx renders on one
+# core, so `make -j2 publish` renders the two editions side by side.
+student-book: execute
 	rm -rf _build/student && mkdir -p _build/student
 	$(BIN)/python tools/student_config.py _build/student/_config.yml
 	$(BIN)/jupyter-book build . --config _build/student/_config.yml --path-output _build/student $(JB_FLAGS)
@@ -95,7 +98,7 @@ grading-tests: install
 unit: install
 	$(BIN)/python tools/publish.py check
 	$(BIN)/python -m pytest tests --ignore=tests/grading --ignore=tests/browser --ignore=tests/publish -W error \
-		-p no:cacheprovider
+		-p no:cacheprovider -n 2
 
 # Both editions as deployed, in one tree: the workflow uploads _build/publish and nothing else.
 publish: book student-book
@@ -124,11 +127,16 @@ nbval-untimed: install
 nbval-timed: install
 	$(NBVAL) $(TIMED:%=$(EXECUTED)/%.ipynb)
 
-# After the build, the grading tests, the browser tests and nbval's untimed chapters share the two cores (none of
-# them times anything, and together they keep both busy); the timed chapters' nbval runs alone at the end. Each
-# job's output is printed whole when it ends (--output-sync), and the first failure fails the target.
-test: unit publish
-	$(MAKE) -j3 --output-sync=target grading-tests published-tests nbval-untimed
+# Every step keeps both cores busy: the package tests beside the assignments' build (each mostly on one core), the
+# chapters executed two at a time, the two editions rendered side by side; then the grading tests, the browser tests
+# and nbval's untimed chapters share the cores (none of them times anything), and the timed chapters' nbval runs
+# alone at the end. The chapters, whose checks time code, execute with nothing else on the cores. Each job's output
+# is printed whole when it ends (--output-sync), and the first failure fails the target.
+PARALLEL := $(MAKE) --output-sync=target
+test:
+	$(PARALLEL) -j2 unit assignments
+	$(PARALLEL) -j2 publish
+	$(PARALLEL) -j3 grading-tests published-tests nbval-untimed
 	$(MAKE) nbval-timed
 
 # On a machine with a CUDA GPU: the kernels checked at sizes the CPU tests never reach, the compiled code, times
