@@ -70,7 +70,7 @@ _build/.ext-$(EXT_HASH):
 
 # The instructor guide grades the built assignments, so the book needs them.
 # Jupyter Book executes one notebook at a time; the chapters are first executed into its cache one per core.
-execute: install assignments _build/.code-$(CODE_HASH) _build/.ext-$(EXT_HASH)
+execute: install $(ASSIGNMENTS) _build/.code-$(CODE_HASH) _build/.ext-$(EXT_HASH)
 	$(BIN)/python tools/execute_chapters.py
 
 book: execute
@@ -85,8 +85,13 @@ student-book: execute
 	$(BIN)/jupyter-book build . --config _build/student/_config.yml --path-output _build/student $(JB_FLAGS)
 	@echo "The student book is in _build/student/_build/html/index.html"
 
-assignments: install
+# Built again only when an assignment, its grading code, the package or the pins change.
+ASSIGNMENTS := _build/assignments/.built
+$(ASSIGNMENTS): $(STAMP) $(shell find assignments code/gatedrnn -name '*.md' -o -name '*.py') code/pyproject.toml
 	$(BIN)/python assignments/build.py
+	touch $@
+
+assignments: $(ASSIGNMENTS)
 
 # Grades every reference solution and blank student notebook with `otter run`, and scans for leaks.
 grading: assignments book student-book

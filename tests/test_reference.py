@@ -37,3 +37,35 @@ def test_max_differences_are_tiny_for_equal_models_and_large_otherwise(monkeypat
 def test_twin_rejects_foreign_modules():
     with pytest.raises(TypeError, match="module: expected a gatedrnn"):
         gatedrnn.torch_twin(nn.GRU(2, 3))
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_package_twin_computes_the_torch_module_with_its_parameters(name):
+    torch.manual_seed(1)
+    kwargs = {"num_layers": 2, "batch_first": True, **({"nonlinearity": "relu"} if name == "RNN" else {})}
+    module = getattr(nn, name)(3, 4, dtype=torch.float64, **kwargs)
+    twin = gatedrnn.package_twin(module)
+    assert type(twin) is getattr(gatedrnn, name) and twin.batch_first and twin.num_layers == 2
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    ours, theirs = twin(x)[0], module(x)[0]
+    assert torch.allclose(ours, theirs, atol=1e-12, rtol=0)
+    with pytest.raises(TypeError, match="module: expected a torch.nn.RNN, LSTM or GRU, got RNN"):
+        gatedrnn.package_twin(gatedrnn.RNN(2, 3))
+
+
+def test_last_step_profile_of_a_fused_lstm_is_its_gradient_step_by_step():
+    """‖∂L/∂h_t‖ of a network trained in PyTorch's fused LSTM, against autograd through the same torch.nn.LSTM run
+    one step at a time (its state carried by hand), with each h_t a leaf of the graph."""
+    torch.manual_seed(2)
+    net = gatedrnn.nn.models.LastStep(nn.LSTM(2, 5), 1)
+    x, y = torch.randn(7, 3, 2), torch.randn(3, 1)
+    loss_fn = lambda prediction, target: (prediction - target).pow(2).mean()  # noqa: E731
+    profile = gatedrnn.last_step_profile(net, x, y, loss_fn)
+    lstm, readout = net.rnn.double(), net.readout.double()
+    state, hidden = None, []
+    for x_t in x.double():
+        _, state = lstm(x_t[None], state)
+        hidden.append(state[0])  # h_t, the very tensor the next step reads
+    grads = torch.autograd.grad(loss_fn(readout(hidden[-1]), y.double()), hidden)
+    expected = torch.stack([g.norm() for g in grads])
+    assert profile.dtype == torch.float64 and torch.allclose(profile, expected, rtol=1e-10, atol=0)

@@ -97,7 +97,7 @@ def test_rows_with_their_own_rates_and_schedules_are_updated_as_torch_optim_upda
             torch.testing.assert_close(stacked[s], parameter.detach(), rtol=1e-6, atol=1e-9)
 
 
-def test_models_trained_together_share_everything_but_rate_and_schedule():
+def test_models_trained_together_share_everything_but_rate_schedule_and_clipping():
     model = torch.nn.Linear(2, 1)
     config = training.TrainingConfig(steps=3, learning_rate=0.1)
     with pytest.raises(ValueError, match="config 1 differs from the first in optimizer"):
@@ -145,6 +145,26 @@ def test_norms_and_clipping_of_each_row_are_the_clipping_modules(clip, threshold
             torch.testing.assert_close(g[s], parameter.grad, rtol=1e-14, atol=0)
     # the rows are 1e-3, 1 and 50 times a standard normal gradient of 16 entries: only the last passes either threshold
     assert clipped == [False, False, clip is not None]
+
+
+def test_each_row_clipped_its_own_way_is_the_clipping_modules_on_that_row():
+    """Row 0 by value at 1e-4, row 1 not at all, row 2 by norm at 20: each as the clipping modules clip it alone."""
+    _, (grads, *_) = stacked_problem()
+    _, (original, *_) = stacked_problem()
+    base = training.TrainingConfig(steps=1, learning_rate=1.0)
+    configs = [dataclasses.replace(base, clip="value", threshold=1e-4), base,
+               dataclasses.replace(base, clip="norm", threshold=20.0)]
+    clipped = seeds.clip_(grads, seeds.gradient_norms(grads), configs)
+    for s, clip_row in enumerate([lambda row: clipping.clip_by_value_(row, 1e-4), lambda row: None,
+                                  lambda row: clipping.clip_by_norm_(row, 20.0)]):
+        row = [torch.nn.Parameter(torch.zeros_like(g[s])) for g in original]
+        for parameter, g in zip(row, original):
+            parameter.grad = g[s].clone()
+        clip_row(row)
+        for parameter, g in zip(row, grads):
+            torch.testing.assert_close(g[s], parameter.grad, rtol=1e-14, atol=0)
+    # row 0's entries (about 1e-3) pass 1e-4, row 2's norm (about 50 * 4) passes 20
+    assert clipped == [True, False, True]
 
 
 @pytest.mark.parametrize("make", [

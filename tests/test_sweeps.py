@@ -1,5 +1,6 @@
 """Many seeds of one experiment: each run is the run training alone would give, and a blow-up is recorded, not lost."""
 
+import dataclasses
 import math
 
 
@@ -172,6 +173,24 @@ def test_seeds_trained_together_follow_the_schedule_as_one_by_one(optimizer, sch
     assert runs[0].history.loss[-1] != alone[0][0].history.loss[-1]
 
 
+def test_a_grid_of_clipping_settings_trained_together_is_each_trained_alone():
+    """No clipping, norm clipping at two thresholds and value clipping, all seeds of each as one computation."""
+    base = training.TrainingConfig(steps=12, learning_rate=1e-1, optimizer="sgd", momentum=0.9)
+    configs = {"none": base, "norm 0.1": dataclasses.replace(base, clip="norm", threshold=0.1),
+               "norm 1": dataclasses.replace(base, clip="norm", threshold=1.0),
+               "value 0.02": dataclasses.replace(base, clip="value", threshold=0.02)}
+    build = adding_build("GRU")
+    grid = sweeps.run_grid({key: build for key in configs}, tasks.adding_loss, configs, [0, 1],
+                           {key: evaluate for key in configs})
+    for key, config in configs.items():
+        alone = sweeps.run_seeds(build, tasks.adding_loss, config, [0, 1], evaluate)
+        for a, b in zip(alone, grid[key]):
+            assert a.history.clipped == b.history.clipped, key
+            assert b.history.loss == pytest.approx(a.history.loss, rel=1e-10, abs=0), key
+    assert not any(any(run.history.clipped) for run in grid["none"])
+    assert all(any(run.history.clipped) for key in ("norm 0.1", "value 0.02") for run in grid[key])
+
+
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_torch_nn_models_trained_together_are_those_trained_one_by_one(mode):
     config = training.TrainingConfig(steps=12, learning_rate=1e-2, clip="norm", threshold=0.1)
@@ -266,6 +285,22 @@ def test_train_on_adding_is_training_on_the_adding_batches_of_seed_plus_the_offs
         tasks.adding_loss, config)
     assert error is None and history.loss == by_hand.loss
     assert sweeps.ADDING_DATA_OFFSET == 1000
+
+
+def test_on_adding_builds_the_model_of_the_seed_with_the_batches_train_on_adding_draws():
+    config = training.TrainingConfig(steps=6, learning_rate=1e-2)
+
+    def model(seed):
+        torch.manual_seed(seed)
+        return models.LastStep(gatedrnn.GRU(2, 4, dtype=torch.float64), 1)
+
+    (run,) = sweeps.run_seeds(sweeps.on_adding(model, 7, batch_size=5), tasks.adding_loss, config, [3], evaluate)
+    history, _ = sweeps.train_on_adding(model(3), 7, 3, config, batch_size=5)
+    assert run.history.loss == history.loss
+    with pytest.raises(ValueError, match="batch_size: expected"):
+        sweeps.on_adding(model, 7, batch_size=0)
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module for seed 0, got str"):
+        sweeps.on_adding(lambda seed: "net", 7)(0)
 
 
 def test_train_on_adding_returns_the_stop_of_a_run_that_blows_up():

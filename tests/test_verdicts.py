@@ -91,3 +91,12 @@ def test_decide_names_bad_arguments():
         verdicts.decide(1.5, 0.0, 0.1)
     with pytest.raises(ValueError, match="smallest: expected a finite number >= 0"):
         verdicts.decide(0.5, 0.0, -1.0)
+
+
+def test_grid_end_flags_a_best_rate_at_either_end_of_any_ordering():
+    grid = (3e-2, 1e-3, 1e-2)
+    assert [verdicts.grid_end(r, grid) for r in (1e-3, 1e-2, 3e-2)] == ["lowest", None, "highest"]
+    with pytest.raises(ValueError, match=r"rate: expected one of the grid \[0.001, 0.01, 0.03\], got 0.1"):
+        verdicts.grid_end(0.1, grid)
+    with pytest.raises(ValueError, match="grid: expected two or more rates"):
+        verdicts.grid_end(0.1, [0.1])

@@ -21,7 +21,7 @@ here.
 from gatedrnn import data, experiments, instruments, nn
 from gatedrnn.experiments.runtime import by_profile, describe_environment, device, environment, profile, seed_everything
 from gatedrnn.instruments.gradients import decay_factor, grad_norms_through_time, last_step_profile
-from gatedrnn.instruments.reference import max_differences, torch_twin
+from gatedrnn.instruments.reference import max_differences, package_twin, torch_twin
 from gatedrnn.nn.cells import GRUCell, LSTMCell, RNNCell, gru_gates, gru_step, lstm_gates, lstm_step, rnn_step
 from gatedrnn.nn.layers import GRU, LSTM, RNN, LayerParameters, RecurrentBase, Unrolled
 from gatedrnn.nn.minimal import MinGRU, MinLSTM
@@ -55,5 +55,6 @@ __all__ = [
     "profile",
     "rnn_step",
     "seed_everything",
+    "package_twin",
     "torch_twin",
 ]

@@ -159,7 +159,7 @@ def run_grid(settings: Mapping[str, Setting], seeds: Iterable[int], label: str =
     """Train several settings ``key: (benchmark, recurrent, config)`` from every seed as one batched computation
     (:func:`~gatedrnn.experiments.sweeps.run_grid`): each as :func:`run` with ``batched=True`` would, keyed as
     ``settings``. The recurrent layers must share one architecture, the benchmarks one training loss (a task with
-    raw or standardised inputs, say), and the configs may differ only in learning rate and schedule."""
+    raw or standardised inputs, say), and the configs may differ only in learning rate, schedule and clipping."""
     if not settings:
         raise ValueError("settings: expected one or more (benchmark, recurrent, config), got none")
     for key, setting in settings.items():

@@ -26,15 +26,13 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from gatedrnn.nn import layers
 from gatedrnn.experiments.training import History, NonFiniteError, TrainingConfig, check_loss, learning_rate_at
+from gatedrnn.instruments.reference import PACKAGE_NAMESAKES, package_twin
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults: β1, β2 and ε
 ADAM_EPS = 1e-8
 RMSPROP_ALPHA = 0.99  # torch.optim.RMSprop's defaults: α and ε
 RMSPROP_EPS = 1e-8
-# torch.nn's fused modules and the package's drop-ins, which compute the same function in operations vmap can batch.
-DROP_INS: dict[type, type] = {nn.RNN: layers.RNN, nn.LSTM: layers.LSTM, nn.GRU: layers.GRU}
 
 Result = TypeVar("Result")
 
@@ -89,23 +87,30 @@ def largest_entries(grads: Sequence[Tensor]) -> Tensor:
     return torch.stack([g.flatten(1).abs().amax(dim=1) for g in grads]).amax(dim=0)
 
 
-def clip_(grads: Sequence[Tensor], norms: Tensor, config: TrainingConfig) -> list[bool]:
-    """Clip every seed's gradient in place as ``config`` says, given its ‖g‖ (``norms`` [S], all finite); return
-    whether clipping acted on each seed. Thresholds are compared in float64, as
-    :func:`~gatedrnn.experiments.training.train` compares Python floats."""
-    if config.clip is None:
-        return [False] * len(norms)
-    threshold = config.threshold
-    if config.clip == "value":
-        clipped = largest_entries(grads).double() > threshold
+def clip_(grads: Sequence[Tensor], norms: Tensor, config: TrainingConfig | Sequence[TrainingConfig]) -> list[bool]:
+    """Clip every seed's gradient in place as ``config`` says (one config for every row, or one per row: each row its
+    own way of clipping and threshold), given its ‖g‖ (``norms`` [S], all finite); return whether clipping acted on
+    each seed. Thresholds are compared in float64, as :func:`~gatedrnn.experiments.training.train` compares Python
+    floats."""
+    configs = [config] * len(norms) if isinstance(config, TrainingConfig) else list(config)
+    device = norms.device
+    thresholds = torch.tensor([c.threshold if c.clip else math.inf for c in configs], dtype=torch.float64,
+                              device=device)
+    by_value = torch.tensor([c.clip == "value" for c in configs], device=device)
+    by_norm = torch.tensor([c.clip == "norm" for c in configs], device=device)
+    clipped = torch.zeros(len(configs), dtype=torch.bool, device=device)
+    if bool(by_value.any()):
+        clipped |= by_value & (largest_entries(grads).double() > thresholds)
+        bound = torch.where(by_value, thresholds, math.inf)
         for g in grads:
-            g.clamp_(-threshold, threshold)  # eq. (clip-value)
-        return clipped.tolist()
-    norms = norms.double()
-    clipped = norms > threshold
-    factor = torch.where(clipped, threshold / norms, 1.0)
-    for g in grads:
-        g.mul_(_per_row(factor, g))  # eq. (clip-norm): g ← (threshold / ‖g‖) g
+            row_bound = _per_row(bound, g)
+            torch.clamp(g, -row_bound, row_bound, out=g)  # eq. (clip-value)
+    if bool(by_norm.any()):
+        over = by_norm & (norms.double() > thresholds)
+        factor = torch.where(over, thresholds / norms.double(), 1.0)
+        for g in grads:
+            g.mul_(_per_row(factor, g))  # eq. (clip-norm): g ← (threshold / ‖g‖) g
+        clipped |= over
     return clipped.tolist()
 
 
@@ -172,7 +177,7 @@ class StackedOptimizer:
     (:class:`~gatedrnn.experiments.training.TrainingConfig`): every row keeps its own state and is updated as
     ``torch.optim`` updates one model's parameter, step t at the rate
     :func:`~gatedrnn.experiments.training.learning_rate_at` gives its config for update t - 1. The configs may differ
-    only in their rates and schedules; the rows have all taken the same number of steps t."""
+    only in their rates, schedules and clipping; the rows have all taken the same number of steps t."""
 
     def __init__(self, configs: Sequence[TrainingConfig]) -> None:
         self.configs = list(configs)
@@ -199,31 +204,17 @@ class StackedOptimizer:
 
 
 # ---- the models ---------------------------------------------------------------------------------------------------
-def _drop_in(module: nn.RNNBase) -> layers.RecurrentBase:
-    """The package's drop-in for a ``torch.nn`` RNN, LSTM or GRU: the same constructor arguments, parameter names and
-    mode, on the meta device (it holds no data; the seeds' parameters are swapped in)."""
-    kwargs = {"num_layers": module.num_layers, "bias": module.bias, "batch_first": module.batch_first,
-              "dropout": module.dropout, "bidirectional": module.bidirectional}
-    if isinstance(module, nn.RNN):
-        kwargs["nonlinearity"] = module.nonlinearity
-    if isinstance(module, nn.LSTM):
-        kwargs["proj_size"] = module.proj_size
-    drop_in = DROP_INS[type(module)](module.input_size, module.hidden_size, device="meta",
-                                     dtype=module.weight_ih_l0.dtype, **kwargs)
-    return drop_in.train(module.training)
-
-
 def template(model: nn.Module) -> nn.Module:
     """What runs each seed's forward pass: a copy of ``model`` without data (on the meta device), in which every
     ``torch.nn.RNN``, ``LSTM`` and ``GRU`` is the package's drop-in. PyTorch's fused recurrent kernels have no vmap
     batching rule; the drop-ins compute the same function with the same parameter names in plain operations."""
     copied = copy.deepcopy(model).to("meta")
-    if type(copied) in DROP_INS:
-        return _drop_in(copied)
+    if type(copied) in PACKAGE_NAMESAKES:
+        return package_twin(copied)
     for name, module in list(copied.named_modules()):
-        if type(module) in DROP_INS:
+        if type(module) in PACKAGE_NAMESAKES:
             parent, _, child = name.rpartition(".")
-            setattr(copied.get_submodule(parent), child, _drop_in(module))
+            setattr(copied.get_submodule(parent), child, package_twin(module))
     return copied
 
 
@@ -255,17 +246,17 @@ def _check_models(models: Sequence[object]) -> Sequence[nn.Module]:
 
 
 def _check_configs(config: TrainingConfig | Sequence[TrainingConfig], models: int) -> list[TrainingConfig]:
-    """One config per model: ``config`` repeated, or the sequence, whose configs must agree in everything but
-    ``learning_rate``, ``schedule``, ``decay_every``, ``decay_factor`` and ``warmup_steps``."""
+    """One config per model: ``config`` repeated, or the sequence, whose configs must agree in the number of steps
+    and the optimizer (with its momentum); the rate, its schedule and the clipping may differ."""
     configs = [config] * models if isinstance(config, TrainingConfig) else list(config)
     if len(configs) != models or not all(isinstance(c, TrainingConfig) for c in configs):
         raise TypeError(f"config: expected a TrainingConfig or one per model ({models}), got {config!r}")
-    shared = ("steps", "optimizer", "momentum", "clip", "threshold")
+    shared = ("steps", "optimizer", "momentum")
     for index, c in enumerate(configs[1:], start=1):
         differs = [name for name in shared if getattr(c, name) != getattr(configs[0], name)]
         if differs:
-            raise ValueError(f"config: models trained together may differ only in rate and schedule, but config "
-                             f"{index} differs from the first in {', '.join(differs)}")
+            raise ValueError(f"config: models trained together may differ only in rate, schedule and clipping, but "
+                             f"config {index} differs from the first in {', '.join(differs)}")
     return configs
 
 
@@ -288,7 +279,7 @@ def _stack_batches(step: int, batches: Sequence[tuple[Tensor, Tensor]]) -> list[
 class SeedStack:
     """S models of one architecture (``models[s]`` built for seed s), trained together with one
     :class:`~gatedrnn.experiments.training.TrainingConfig`, or one per model (``config`` a sequence) that differ only in
-    their learning rates and schedules, so that a grid of rates trains as one computation.
+    their learning rates, schedules and clipping, so that a grid of rates or thresholds trains as one computation.
 
     ``active`` lists the seeds still training, in order; ``histories[s]`` and ``errors[s]`` are what
     :func:`~gatedrnn.experiments.training.train_or_stop` returns for seed s: the step records, and the
@@ -307,7 +298,7 @@ class SeedStack:
         for model in self.models:
             model.train()
         configs = _check_configs(config, len(self.models))
-        self.loss_fn, self.config = loss_fn, configs[0]
+        self.loss_fn = loss_fn
         self.template = template(self.models[0])
         tensors = [_tensors(model) for model in self.models]
         stacked = {name: torch.stack([t[name].detach() for t in tensors]) for name in tensors[0]}
@@ -346,7 +337,7 @@ class SeedStack:
             losses, norms, grads, stopped = self._stop_non_finite(step, losses.detach(), norms, grads)
             if not self.active:
                 return stopped
-            clipped = clip_(grads, norms, self.config)
+            clipped = clip_(grads, norms, self.optimizer.configs)
             for seed, loss, norm, acted in zip(self.active, losses.tolist(), norms.tolist(), clipped):
                 self.histories[seed].loss.append(loss)
                 self.histories[seed].grad_norm.append(norm)

@@ -122,8 +122,9 @@ def run_grid(
     """Several settings of one experiment, every seed of each, trained as one batched computation: setting ``key``
     builds its models and batches with ``builds[key]``, trains with ``configs[key]`` and is scored by
     ``evaluate[key]``, as :func:`run_seeds` with ``batched=True`` would train it alone. The settings share the
-    architecture and the training loss, and their configs differ at most in learning rate and schedule (a grid of
-    rates, or initialisations and inputs at one rate); the returned runs are keyed as ``builds``. One batched step
+    architecture and the training loss, and their configs differ at most in learning rate, schedule and clipping (a
+    grid of rates or thresholds, or initialisations and inputs at one rate); the returned runs are keyed as
+    ``builds``. One batched step
     for all settings pays the per-operation overhead once, which is what a small network on a CPU spends most of
     its time on."""
     keys = list(builds)
@@ -232,6 +233,31 @@ def _run_together(
     return runs
 
 
+def on_adding(
+    model: Callable[[int], nn.Module],
+    sequence_length: int,
+    *,
+    batch_size: int = 64,
+) -> Callable[[int], tuple[nn.Module, Batches]]:
+    """The recipe of chapters 4 to 8 as a ``build`` for :func:`run_seeds` and :func:`run_grid`: seed s gives
+    ``model(s)`` (a :class:`~gatedrnn.nn.models.LastStep`) and fresh batches of ``batch_size`` adding sequences of
+    length ``sequence_length`` from generator seed ``ADDING_DATA_OFFSET + s``
+    (:func:`~gatedrnn.data.tasks.adding_batches`), in the device and dtype of the model's parameters; train with
+    :func:`~gatedrnn.data.tasks.adding_loss`."""
+    check_size("sequence_length", sequence_length)
+    check_size("batch_size", batch_size)
+
+    def build(seed: int) -> tuple[nn.Module, Batches]:
+        net = model(seed)
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module for seed {seed}, got {type(net).__name__}")
+        p = next(net.parameters())
+        return net, tasks.adding_batches(sequence_length, batch_size, ADDING_DATA_OFFSET + seed, device=p.device,
+                                         dtype=p.dtype)
+
+    return build
+
+
 def train_on_adding(
     model: nn.Module,
     sequence_length: int,
@@ -240,19 +266,13 @@ def train_on_adding(
     *,
     batch_size: int = 64,
 ) -> tuple[History, NonFiniteError | None]:
-    """Train a :class:`~gatedrnn.nn.models.LastStep` ``model`` on the adding problem, the recipe of chapters 4 to 8.
-
-    Fresh batches of ``batch_size`` sequences of length ``sequence_length`` are drawn from generator seed
-    ``ADDING_DATA_OFFSET + seed`` (:func:`~gatedrnn.data.tasks.adding_batches`) in the device and dtype of ``model``'s
-    parameters, and :func:`~gatedrnn.experiments.training.train_or_stop` trains with
-    :func:`~gatedrnn.data.tasks.adding_loss`. Returns ``(history, None)`` after a full run, or the history up to the
-    step that met inf/NaN and its error.
+    """Train a :class:`~gatedrnn.nn.models.LastStep` ``model`` on the adding problem as :func:`on_adding` sets it up
+    for ``seed``, with :func:`~gatedrnn.experiments.training.train_or_stop`. Returns ``(history, None)`` after a full
+    run, or the history up to the step that met inf/NaN and its error.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    p = next(model.parameters())
-    batches = tasks.adding_batches(sequence_length, batch_size, ADDING_DATA_OFFSET + seed, device=p.device,
-                                   dtype=p.dtype)
+    _, batches = on_adding(lambda _: model, sequence_length, batch_size=batch_size)(seed)
     return train_or_stop(model, batches, tasks.adding_loss, config)
 
 

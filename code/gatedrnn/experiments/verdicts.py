@@ -166,3 +166,14 @@ def time_effect(times: Iterable[float], reference: Iterable[float], budget: floa
     if math.isinf(row) or math.isinf(ref):
         return -math.inf if math.isinf(row) else math.inf
     return math.log(ref / row)
+
+
+def grid_end(rate: float, grid: Iterable[float]) -> str | None:
+    """``"lowest"`` or ``"highest"`` where the best ``rate`` is an end of its ``grid`` of learning rates, else
+    ``None``. A best rate at an end cannot say whether going further would have helped, so every table flags it."""
+    grid = sorted(grid)
+    if rate not in grid:
+        raise ValueError(f"rate: expected one of the grid {grid}, got {rate!r}")
+    if len(grid) < 2:
+        raise ValueError(f"grid: expected two or more rates, got {grid}")
+    return "lowest" if rate == grid[0] else "highest" if rate == grid[-1] else None

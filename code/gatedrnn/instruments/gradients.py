@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gatedrnn import validation
+from gatedrnn.instruments.reference import package_twin
 from gatedrnn.nn.layers import RecurrentBase, State
 from gatedrnn.nn.models import LastStep
 
@@ -46,14 +47,17 @@ def last_step_profile(
     targets: Tensor,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
 ) -> Tensor:
-    """‖∂L/∂h_t‖ for t = 0 … T-1 of a :class:`~gatedrnn.nn.models.LastStep` network whose package layer reads
+    """‖∂L/∂h_t‖ for t = 0 … T-1 of a :class:`~gatedrnn.nn.models.LastStep` network whose recurrent layer reads
     ``inputs`` [T, N, I], with ``L = loss_fn(readout(h_T), targets)``: :func:`grad_norms_through_time` through the
     readout. Measured on a float64 copy on the CPU, so that the tiny norms of a vanishing gradient do not underflow
-    and ``net`` itself is left as it is. Returns a tensor [T], float64, on the CPU.
+    and ``net`` itself is left as it is; a ``torch.nn`` RNN, LSTM or GRU is measured through its package twin
+    (:func:`~gatedrnn.instruments.reference.package_twin`). Returns a tensor [T], float64, on the CPU.
     """
     if not isinstance(net, LastStep):
         raise TypeError(f"net: expected a models.LastStep, got {type(net).__name__}")
     twin = copy.deepcopy(net).to("cpu", torch.float64)
+    if not isinstance(twin.rnn, RecurrentBase):
+        twin.rnn = package_twin(twin.rnn)
     inputs, targets = inputs.to("cpu", torch.float64), targets.to("cpu", torch.float64)
     return grad_norms_through_time(twin.rnn, inputs, lambda output: loss_fn(twin.readout(output[-1]), targets))
 

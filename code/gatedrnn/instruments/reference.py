@@ -6,30 +6,43 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gatedrnn.nn.layers import LSTM, RNN, RecurrentBase, State
+from gatedrnn.nn.layers import GRU, LSTM, RNN, RecurrentBase, State
+
+# Each package layer's torch.nn namesake: the same constructor arguments, parameter names and function.
+TORCH_NAMESAKES: dict[type, type] = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}
+PACKAGE_NAMESAKES: dict[type, type] = {namesake: ours for ours, namesake in TORCH_NAMESAKES.items()}
+
+
+def _twin(module: nn.Module, kind: type) -> nn.Module:
+    """A ``kind`` layer with ``module``'s constructor arguments, device, dtype and mode, and a copy of its parameters
+    (none on the meta device, which holds no data)."""
+    kwargs = {"num_layers": module.num_layers, "bias": module.bias, "batch_first": module.batch_first,
+              "dropout": module.dropout, "bidirectional": module.bidirectional}
+    if isinstance(module, (RNN, nn.RNN)):
+        kwargs["nonlinearity"] = module.nonlinearity
+    if isinstance(module, (LSTM, nn.LSTM)):
+        kwargs["proj_size"] = module.proj_size
+    weight = module.weight_ih_l0
+    twin = kind(module.input_size, module.hidden_size, device=weight.device, dtype=weight.dtype, **kwargs)
+    if weight.device.type != "meta":
+        twin.load_state_dict(module.state_dict())
+    return twin.train(module.training)
 
 
 def torch_twin(module: RecurrentBase) -> nn.Module:
     """The ``torch.nn.RNN/LSTM/GRU`` with the same constructor arguments and a copy of ``module``'s parameters."""
-    if not isinstance(module, RecurrentBase):
+    if type(module) not in TORCH_NAMESAKES:
         raise TypeError(f"module: expected a gatedrnn.RNN, LSTM or GRU, got {type(module).__name__}")
-    kwargs = {
-        "num_layers": module.num_layers,
-        "bias": module.bias,
-        "batch_first": module.batch_first,
-        "dropout": module.dropout,
-        "bidirectional": module.bidirectional,
-    }
-    if isinstance(module, RNN):
-        kwargs["nonlinearity"] = module.nonlinearity
-    if isinstance(module, LSTM):
-        kwargs["proj_size"] = module.proj_size
-    weight = module.weight_ih_l0
-    twin = getattr(nn, type(module).__name__)(
-        module.input_size, module.hidden_size, device=weight.device, dtype=weight.dtype, **kwargs
-    )
-    twin.load_state_dict(module.state_dict())
-    return twin.train(module.training)
+    return _twin(module, TORCH_NAMESAKES[type(module)])
+
+
+def package_twin(module: nn.Module) -> RecurrentBase:
+    """The package's RNN, LSTM or GRU with the same constructor arguments and a copy of the parameters of the
+    ``torch.nn`` module ``module``: the same function, unrolled step by step, so that the book's instruments can
+    measure what happens inside a network trained in PyTorch's fused kernel."""
+    if type(module) not in PACKAGE_NAMESAKES:
+        raise TypeError(f"module: expected a torch.nn.RNN, LSTM or GRU, got {type(module).__name__}")
+    return _twin(module, PACKAGE_NAMESAKES[type(module)])
 
 
 def max_differences(module: RecurrentBase, input: Tensor, hx: State | None = None) -> dict[str, float]:
