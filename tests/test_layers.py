@@ -5,9 +5,10 @@ import random
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import gatedrnn
-from gatedrnn.nn.layers import LayerParameters, run_layer, run_reversed, run_stack, unroll
+from gatedrnn.nn.layers import LayerParameters, reverse_in_time, run_layer, run_reversed, run_stack, unroll
 
 TOL = 1e-10
 PAIRS = {"RNN": (nn.RNN, gatedrnn.RNN), "LSTM": (nn.LSTM, gatedrnn.LSTM), "GRU": (nn.GRU, gatedrnn.GRU)}
@@ -288,3 +289,117 @@ def test_run_stack_is_torch_lstm_with_dropout_between_layers(bidirectional, trai
     torch.testing.assert_close(torch.stack([h for h, _ in finals]), h_n, atol=TOL, rtol=0)
     torch.testing.assert_close(torch.stack([c for _, c in finals]), c_n, atol=TOL, rtol=0)
     torch.testing.assert_close(torch.stack(hidden), expected[..., :P], atol=0, rtol=0)  # the top forward h_t
+
+
+# ---- packed sequences: a PackedSequence in, a PackedSequence out, each sequence stopping at its own length ----------
+PACKED_MODELS = {
+    "RNN-tanh": ("RNN", {}),
+    "RNN-relu": ("RNN", {"nonlinearity": "relu"}),
+    "LSTM": ("LSTM", {}),
+    "LSTM-proj": ("LSTM", {"proj_size": 2}),
+    "GRU": ("GRU", {}),
+}
+T, N, I, H = 5, 4, 2, 3
+SORTED_LENGTHS, UNSORTED_LENGTHS = torch.tensor([5, 4, 2, 1]), torch.tensor([2, 5, 1, 4])
+
+
+def packed_pair(name: str, bidirectional: bool = False, batch_first: bool = False):
+    mode, extra = PACKED_MODELS[name]
+    kwargs = {"input_size": I, "hidden_size": H, "num_layers": 2, "bidirectional": bidirectional}
+    return make_pair(mode, kwargs | extra | {"batch_first": batch_first, "dtype": torch.float64}, seed=4)
+
+
+def packed_input(lengths: torch.Tensor, enforce_sorted: bool, batch_first: bool = False, seed: int = 8):
+    torch.manual_seed(seed)
+    x = torch.randn(N, T, I, dtype=torch.float64) if batch_first else torch.randn(T, N, I, dtype=torch.float64)
+    return pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
+
+
+def random_hx(module: nn.Module):
+    layers = module.num_layers * (2 if module.bidirectional else 1)
+    h = torch.randn(layers, N, module.proj_size or module.hidden_size, dtype=torch.float64)
+    return (h, torch.randn(layers, N, module.hidden_size, dtype=torch.float64)) if module.mode == "LSTM" else h
+
+
+@pytest.mark.parametrize("name", PACKED_MODELS)
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_packed_input_matches_torch_float64(name, enforce_sorted, bidirectional, batch_first, with_hx):
+    """Outputs, final states (hx and h_n in the original batch order) and every gradient equal torch.nn's."""
+    reference, ours = packed_pair(name, bidirectional, batch_first)
+    packed = packed_input(SORTED_LENGTHS if enforce_sorted else UNSORTED_LENGTHS, enforce_sorted, batch_first)
+    torch.manual_seed(9)
+    hx = random_hx(ours) if with_hx else None
+    results = []
+    for module in (reference, ours):
+        data = packed.data.clone().requires_grad_(True)
+        hxi = [t.clone().requires_grad_(True) for t in flatten(hx)] if with_hx else []
+        call_hx = (tuple(hxi) if module.mode == "LSTM" else hxi[0]) if with_hx else None
+        output, state = module(packed._replace(data=data), call_hx)
+        loss = (output.data * torch.linspace(-1, 2, output.data.numel()).reshape(output.data.shape)).sum()
+        loss = loss + sum((i + 1.5) * (s**2).sum() for i, s in enumerate(flatten(state)))
+        grads = torch.autograd.grad(loss, [data, *hxi, *module.parameters()])
+        results.append((output, flatten(state), grads))
+    (out_a, state_a, grads_a), (out_b, state_b, grads_b) = results
+    assert isinstance(out_b, nn.utils.rnn.PackedSequence)
+    for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+        a, b = getattr(out_a, field), getattr(out_b, field)
+        assert (a is None and b is None) or torch.equal(a, b), field
+    padded_a, lengths_a = pad_packed_sequence(out_a, batch_first=batch_first)
+    padded_b, lengths_b = pad_packed_sequence(out_b, batch_first=batch_first)
+    assert torch.equal(lengths_a, lengths_b)
+    torch.testing.assert_close(padded_b, padded_a, atol=TOL, rtol=0)
+    for a, b in zip(state_a, state_b, strict=True):
+        torch.testing.assert_close(b, a, atol=TOL, rtol=0)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        torch.testing.assert_close(b, a, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_packed_unroll_hidden_states_are_each_sequences_own(name):
+    """hidden_states[t] [N, H], rows in the original order, is row i's h_t while t < length_i and its final h after:
+    ∂L/∂h_t of row i is that of sequence i run alone for t < length_i; past it only h_n reads the frozen state."""
+    _, ours = packed_pair(name)
+    packed = packed_input(UNSORTED_LENGTHS, enforce_sorted=False)
+    torch.manual_seed(10)
+    hx = random_hx(ours)
+    output, state, hidden = ours.unroll(packed, hx)
+    padded, _ = pad_packed_sequence(output)  # zeros past each length, constants of the graph
+    v, w = torch.randn_like(padded), torch.randn_like(flatten(state)[0])
+    grads = torch.autograd.grad((padded * v).sum() + (flatten(state)[0] * w).sum(), hidden, retain_graph=True)
+    from_output = torch.autograd.grad((padded * v).sum(), hidden)
+    x, _ = pad_packed_sequence(packed)
+    for i, length in enumerate(UNSORTED_LENGTHS.tolist()):
+        alone_hx = tuple(t[:, i : i + 1] for t in flatten(hx))
+        out_i, state_i, hidden_i = ours.unroll(x[:length, i : i + 1], alone_hx if name == "LSTM" else alone_hx[0])
+        loss_i = (out_i * v[:length, i : i + 1]).sum() + (flatten(state_i)[0] * w[:, i : i + 1]).sum()
+        grads_i = torch.autograd.grad(loss_i, hidden_i)
+        for t in range(T):
+            if t < length:
+                torch.testing.assert_close(hidden[t][i], hidden_i[t][0], atol=TOL, rtol=0)
+                torch.testing.assert_close(grads[t][i], grads_i[t][0], atol=TOL, rtol=0)
+            else:  # frozen: the final state, which only h_n reads
+                torch.testing.assert_close(hidden[t][i], flatten(state)[0][-1, i], atol=0, rtol=0)
+                torch.testing.assert_close(grads[t][i], w[-1, i], atol=0, rtol=0)
+                assert torch.equal(from_output[t][i], torch.zeros(H, dtype=torch.float64))
+
+
+def test_reverse_in_time_reverses_each_sequence_within_its_length():
+    x = torch.arange(4.0)[:, None, None].expand(4, 3, 1)  # x[t, n] = t
+    reversed_x = reverse_in_time(x, torch.tensor([4, 2, 1]))[..., 0].T
+    assert reversed_x.tolist() == [[3, 2, 1, 0], [1, 0, 2, 3], [0, 1, 2, 3]]  # the padding stays where it was
+    assert torch.equal(reverse_in_time(x), x.flip(0))
+
+
+@pytest.mark.parametrize("mode", PAIRS)
+def test_packed_input_of_the_wrong_feature_size_names_input(mode):
+    ours = PAIRS[mode][1](I, H, dtype=torch.float64)
+    wrong = pack_padded_sequence(torch.randn(T, N, I + 1, dtype=torch.float64), SORTED_LENGTHS)
+    with pytest.raises(ValueError, match=r"input: expected a PackedSequence whose data is 2-D .*=2.*\(12, 3\)"):
+        ours(wrong)
+    packed = packed_input(SORTED_LENGTHS, enforce_sorted=True)
+    hx = torch.zeros(1, N + 1, H, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"hx.*expected shape \(1, 4, 3\)"):
+        ours(packed, (hx, hx) if mode == "LSTM" else hx)

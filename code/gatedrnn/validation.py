@@ -102,3 +102,14 @@ def check_scalar_loss(loss: object) -> Tensor:
     if not loss.requires_grad:
         raise ValueError("loss_fn: its value does not depend on the module's output")
     return loss.reshape(())
+
+
+def check_packed_input(data: object, reference: Tensor, *, input_size: int) -> Tensor:
+    """The ``data`` of a module's PackedSequence input: a tensor (sum of lengths, input_size) like ``reference``."""
+    tensor = check_tensor_like("input", data, reference)
+    if tensor.dim() != 2 or tensor.shape[-1] != input_size:
+        raise ValueError(
+            f"input: expected a PackedSequence whose data is 2-D (sum of lengths, input_size={input_size}), "
+            f"got data of shape {tuple(tensor.shape)}"
+        )
+    return tensor

@@ -3,7 +3,10 @@
 * a *cell* is one step of :mod:`gatedrnn.nn.cells`, from ``u_t`` and the state ``s_{t-1}`` to ``s_t``, where the state
   is a tuple, ``(h,)`` for the RNN and the GRU, ``(h, c)`` for the LSTM;
 * a *layer* unrolls a cell over time (:func:`unroll`): :func:`run_layer` computes ``u_t = W_ih x_t + b_ih`` for
-  every t in one product and runs the cell forward in time, :func:`run_reversed` backwards;
+  every t in one product and runs the cell forward in time, :func:`run_reversed` backwards; given each sequence's
+  ``lengths`` (a padded batch of sequences of different lengths), a row keeps its state once its sequence has ended
+  (:func:`keep_running`) and the reverse direction starts at each sequence's own last element
+  (:func:`reverse_in_time`);
 * a *stack* composes layers (:func:`run_stack`), each with one or two directions, with dropout between them in
   training mode.
 
@@ -12,18 +15,21 @@ their state tensors; :class:`RecurrentBase` turns ``torch.nn``'s ``hx`` and ``h_
 LSTM) into state tuples and back. The three are drop-ins for their ``torch.nn`` namesakes: same constructor
 arguments, parameter names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), shapes, gate order, initialisation
 (drawn in the same order from the same generator), ``state_dict``, forward signature and returns, optional initial
-state and unbatched input. They use plain tensor operations only, never PyTorch's fused recurrent kernels, so every
+state, unbatched input and packed sequences (a ``PackedSequence`` in, a ``PackedSequence`` out, ``hx`` and ``h_n`` in
+the original batch order). They use plain tensor operations only, never PyTorch's fused recurrent kernels, so every
 intermediate state is an ordinary node of the autograd graph that the book can inspect (:meth:`RecurrentBase.unroll`).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from gatedrnn import validation
 from gatedrnn.nn.cells import gru_step, lstm_step, reset_uniform, rnn_step
@@ -37,10 +43,12 @@ class Unrolled(NamedTuple):
 
     ``output`` and ``final_state`` are exactly what ``forward`` returns; ``hidden_states`` lists the top layer's
     forward-direction ``h_t`` for t = 0 … T-1 as the tensors the graph was built from (batched [N, H] even for an
-    unbatched input), so that ``torch.autograd.grad(loss, hidden_states)`` gives the total derivatives ∂L/∂h_t.
+    unbatched input), so that ``torch.autograd.grad(loss, hidden_states)`` gives the total derivatives ∂L/∂h_t. For
+    a ``PackedSequence`` input, t runs over the longest sequence's steps, rows are in the input's original batch order
+    (that of ``hx`` and ``h_n``), and a row past its sequence's end holds its final state.
     """
 
-    output: Tensor
+    output: Tensor | PackedSequence
     final_state: State
     hidden_states: list[Tensor]
 
@@ -74,25 +82,54 @@ def unroll(step: Callable[[Tensor, Carry], tuple[Carry, Any]], u: Tensor, state:
     return emitted, state
 
 
-def run_layer(cell: Cell, params: LayerParameters, x: Tensor, state: Carry) -> tuple[list[Tensor], Carry]:
+def keep_running(new: Carry, old: Carry, running: Tensor) -> Carry:
+    """The ``new`` state in the rows whose sequence is still running (``running`` [N, 1] True), the ``old`` one in the
+    rows whose sequence has ended: a sequence's state stays the one after its own last element, and the padding after
+    that element influences nothing (in the backward pass too: ``torch.where`` sends no gradient to the other side)."""
+    return tuple(torch.where(running, a, b) for a, b in zip(new, old))
+
+
+def reverse_in_time(x: Tensor, lengths: Tensor | None = None) -> Tensor:
+    """``x`` [T, N, ·] with each sequence reversed in time: entirely, or within its own length ``lengths[n]`` with the
+    padding after it left in place, so that the reversed sequence starts at the sequence's own last element. Applied
+    twice it gives ``x`` back."""
+    if lengths is None:
+        return x.flip(0)
+    t = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
+    source = torch.where(t < lengths, lengths - 1 - t, t)  # [T, N]: the step that lands at t, per sequence
+    return x.gather(0, source.unsqueeze(-1).expand_as(x))
+
+
+def run_layer(
+    cell: Cell, params: LayerParameters, x: Tensor, state: Carry, lengths: Tensor | None = None
+) -> tuple[list[Tensor], Carry]:
     """One layer in one direction, forward in time: ``u_t = W_ih x_t + b_ih`` for every t of ``x`` [T, N, ·] in one
     product, then ``cell`` unrolled from ``state`` with the weights ``params``. Returns every ``h_t`` and the final
-    state."""
+    state. With ``lengths`` [N] (``x`` padded beyond them), row n keeps its state from step ``lengths[n]`` on
+    (:func:`keep_running`), so that its final state is the one after its own last element."""
     u = F.linear(x, params.weight_ih, params.bias_ih)  # u_t = W_ih x_t + b_ih for every t at once
+    clock = itertools.count()  # step t reads t from it, to know which sequences still run
 
     def step(u_t: Tensor, state: Carry) -> tuple[Carry, Tensor]:
-        state = cell(u_t, state, params)
-        return state, state[0]  # h_t, the layer's output at step t
+        new = cell(u_t, state, params)
+        if lengths is not None:
+            new = keep_running(new, state, (next(clock) < lengths).unsqueeze(1))
+        return new, new[0]  # h_t, the layer's output at step t
 
     return unroll(step, u, state)
 
 
-def run_reversed(cell: Cell, params: LayerParameters, x: Tensor, state: Carry) -> tuple[list[Tensor], Carry]:
-    """One layer in one direction, backwards in time: :func:`run_layer` on the flipped sequence, its ``h_t`` flipped
+def run_reversed(
+    cell: Cell, params: LayerParameters, x: Tensor, state: Carry, lengths: Tensor | None = None
+) -> tuple[list[Tensor], Carry]:
+    """One layer in one direction, backwards in time: :func:`run_layer` on the reversed sequence, its ``h_t`` reversed
     back, so that entry t holds the state after reading ``x_{T-1}, …, x_t`` (the reverse half of a bidirectional
-    layer). The final state is the one after reading ``x_0``."""
-    hidden, final = run_layer(cell, params, x.flip(0), state)
-    return hidden[::-1], final
+    layer). The final state is the one after reading ``x_0``. With ``lengths`` [N], sequence n is reversed within its
+    own length (:func:`reverse_in_time`): it starts at ``x_{lengths[n]-1}``, and the padding is never read."""
+    hidden, final = run_layer(cell, params, reverse_in_time(x, lengths), state, lengths)
+    if lengths is None:
+        return hidden[::-1], final
+    return list(reverse_in_time(torch.stack(hidden), lengths).unbind(0)), final
 
 
 def run_stack(
@@ -102,6 +139,7 @@ def run_stack(
     states: Sequence[Carry],
     dropout: float = 0.0,
     training: bool = False,
+    lengths: Tensor | None = None,
 ) -> tuple[Tensor, list[Carry], list[Tensor]]:
     """Layers on top of each other: layer l reads the output of layer l - 1, through dropout with probability
     ``dropout`` in training mode.
@@ -109,17 +147,31 @@ def run_stack(
     ``params[l]`` holds layer l's weights per direction, ``(forward,)`` or ``(forward, reverse)``; a layer's output
     [T, N, D·H] concatenates the ``h_t`` of its directions. ``states`` holds one initial state per layer and
     direction in ``torch.nn``'s order (layer by layer, forward first). Returns the top layer's output, the final
-    states in the order of ``states``, and the top layer's forward ``h_t`` as the graph's own nodes.
+    states in the order of ``states``, and the top layer's forward ``h_t`` as the graph's own nodes. With ``lengths``
+    [N], ``x`` is a padded batch and each sequence ends at its own length in every layer and direction; the output
+    past a sequence's end is not meaningful (it repeats the final states).
     """
     remaining = iter(states)
     finals: list[Carry] = []
     for depth, directions in enumerate(params):
         if depth > 0 and dropout > 0:
             x = F.dropout(x, dropout, training)
-        runs = [run(cell, weights, x, next(remaining)) for run, weights in zip((run_layer, run_reversed), directions)]
+        runs = [
+            run(cell, weights, x, next(remaining), lengths)
+            for run, weights in zip((run_layer, run_reversed), directions)
+        ]
         x = torch.cat([torch.stack(hidden) for hidden, _ in runs], dim=-1)
         finals += [final for _, final in runs]
     return x, finals, runs[0][0]
+
+
+def pack_like(padded: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
+    """``padded`` [T, N, ·], rows in the original batch order with their ``lengths`` (on the CPU), packed with the
+    batch sizes and batch orders of ``like``: the inverse of ``pad_packed_sequence(like)``."""
+    if like.sorted_indices is not None:  # the rows by decreasing length, the order packing wants
+        padded, lengths = padded.index_select(1, like.sorted_indices), lengths[like.sorted_indices.cpu()]
+    data = pack_padded_sequence(padded, lengths).data
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 
 class RecurrentBase(nn.Module):
@@ -274,8 +326,10 @@ class RecurrentBase(nn.Module):
         return stacked if len(self.state_names) > 1 else stacked[0]
 
     # ---- the stack over time ----------------------------------------------------------------------------------
-    def unroll(self, input: Tensor, hx: State | None = None) -> Unrolled:
+    def unroll(self, input: Tensor | PackedSequence, hx: State | None = None) -> Unrolled:
         """Run the stack like ``forward``, also returning the top layer's hidden states as graph nodes."""
+        if isinstance(input, PackedSequence):
+            return self._unroll_packed(input, hx)
         batched = validation.check_input(
             input,
             self.weight_ih_l0,
@@ -287,20 +341,42 @@ class RecurrentBase(nn.Module):
         if self.batch_first:
             x = x.transpose(0, 1)
         validation.check_sequence_length(x, 0)
+        output, final_state, hidden = self._run_stack(x, hx, batched)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        if not batched:
+            output = output.squeeze(0 if self.batch_first else 1)
+        return Unrolled(output, final_state, hidden)
+
+    def _unroll_packed(self, input: PackedSequence, hx: State | None) -> Unrolled:
+        """:meth:`unroll` of a ``PackedSequence``: padded to [T, N, I] in the original batch order (that of ``hx`` and
+        ``h_n``, as ``torch.nn`` has them), run with each sequence's length, packed back like ``input``. Whatever
+        ``batch_first``, as in ``torch.nn``: a PackedSequence has one layout."""
+        validation.check_packed_input(input.data, self.weight_ih_l0, input_size=self.input_size)
+        x, lengths = pad_packed_sequence(input)  # lengths on the CPU, as packing wants them
+        output, final_state, hidden = self._run_stack(x, hx, True, lengths.to(x.device))
+        return Unrolled(pack_like(output, lengths, input), final_state, hidden)
+
+    def _run_stack(
+        self, x: Tensor, hx: State | None, batched: bool, lengths: Tensor | None = None
+    ) -> tuple[Tensor, State, list[Tensor]]:
+        """:func:`run_stack` on ``x`` [T, N, I] from ``hx`` with this module's weights: the output [T, N, D·H], ``h_n``
+        and the top layer's forward ``h_t``. With ``lengths`` [N], each sequence ends at its own length."""
         states = self._initial_states(hx, x.shape[1], batched)
         params = [
             [self.layer_parameters(layer, direction) for direction in range(self.num_directions)]
             for layer in range(self.num_layers)
         ]
-        output, finals, hidden = run_stack(self.cell, params, x, states, self.dropout, self.training)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if not batched:
-            output = output.squeeze(0 if self.batch_first else 1)
-        return Unrolled(output, self._final_state(finals, batched), hidden)
+        output, finals, hidden = run_stack(self.cell, params, x, states, self.dropout, self.training, lengths)
+        return output, self._final_state(finals, batched), hidden
 
-    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
-        """``input`` [T, N, I] ([N, T, I] if batch_first, [T, I] unbatched) → ``(output, h_n)``, as ``torch.nn``."""
+    def forward(
+        self, input: Tensor | PackedSequence, hx: State | None = None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """``input`` [T, N, I] ([N, T, I] if batch_first, [T, I] unbatched) or a ``PackedSequence`` → ``(output,
+        h_n)``, as ``torch.nn``: a packed input gives a packed output, and ``h_n`` holds each sequence's state after
+        its own last element. For a packed input, dropout between layers draws its masks over the padded batch, so
+        they differ from those of ``torch.nn`` (which draws them over the packed data)."""
         output, final_state, _ = self.unroll(input, hx)
         return output, final_state
 
