@@ -96,3 +96,33 @@ def test_gru_step_is_reset_after():
     ours = gatedrnn.gru_step(W_ih @ x + b_ih, h, W_hh, b_hh)
     torch.testing.assert_close(ours, (1 - z) * n_after + z * h, atol=1e-14, rtol=0)
     assert (ours - ((1 - z) * n_before + z * h)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "GRUCell"])
+@pytest.mark.parametrize("hx, got", [([torch.zeros(5)], "list"), ((torch.zeros(5),), "tuple")])
+def test_rnn_and_gru_cells_name_an_hx_that_is_not_a_tensor(name, hx, got):
+    _, ours = pair(name, 3, 5)
+    with pytest.raises(TypeError, match=rf"^hx: expected a tensor \(batch, hidden_size\) or None, got {got}$"):
+        ours(torch.randn(3), hx)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_lstm_cell_names_an_hx_that_is_not_a_pair(batched):
+    """A single tensor [2, H] would otherwise be read row by row as (h_0, c_0) for an unbatched input, and a third
+    element of a tuple silently dropped; every hx but a pair of two is refused, naming hx."""
+    _, ours = pair("LSTMCell", 3, 5)
+    shape = (4,) if batched else ()
+    x, h = torch.randn(*shape, 3), torch.randn(*shape, 5)
+    message = r"^hx: expected a tuple \(h_0, c_0\) of two tensors or None, got "
+    with pytest.raises(TypeError, match=message + "Tensor$"):
+        ours(x, torch.stack([h, h]))
+    with pytest.raises(TypeError, match=message + "tuple$"):
+        ours(x, (h, h, h))
+    with pytest.raises(TypeError, match=message + "tuple$"):
+        ours(x, (h,))
+    # a pair, as a tuple or a list, is the torch.nn cell's step
+    reference, _ = pair("LSTMCell", 3, 5)
+    expected = reference(x, (h, h))
+    for hx in ((h, h), [h, h]):
+        for a, b in zip(ours(x, hx), expected, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

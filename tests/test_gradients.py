@@ -131,3 +131,34 @@ def test_last_step_profile_is_the_gradient_through_the_readout_in_float64():
     torch.testing.assert_close(profile, expected, rtol=1e-10, atol=0)
     with pytest.raises(TypeError, match="net: expected a models.LastStep, got LSTM"):
         gatedrnn.instruments.gradients.last_step_profile(net.rnn, x, y, gatedrnn.data.tasks.adding_loss)
+
+
+def test_grad_norms_name_a_loss_fn_that_is_not_callable_or_ignores_the_output():
+    rnn, x = gatedrnn.RNN(2, 3), torch.randn(4, 1, 2)
+    # without the check, calling 3 would fail with Python's own "'int' object is not callable", naming nothing
+    with pytest.raises(TypeError, match=r"^loss_fn: expected a callable output -> scalar, got int$"):
+        gatedrnn.grad_norms_through_time(rnn, x, 3)
+    # a constant has no gradient at all: without the check autograd fails with its own RuntimeError
+    with pytest.raises(ValueError, match=r"^loss_fn: its value does not depend on the module's output$"):
+        gatedrnn.grad_norms_through_time(rnn, x, lambda out: torch.tensor(1.0))
+    # a loss that has a gradient, but not through the output: it has no ∂L/∂h_t to measure, rather than all zeros
+    with pytest.raises(ValueError, match=r"^loss_fn: its value does not depend on the module's output$"):
+        gatedrnn.grad_norms_through_time(rnn, x, lambda out: rnn.weight_hh_l0.sum())
+    with pytest.raises(ValueError, match=r"^loss_fn: its value does not depend on the module's output$"):
+        gatedrnn.grad_norms_through_time(rnn, x, lambda out: out.detach().sum() + rnn.weight_hh_l0.sum())
+    # depending on the output at one step only is a dependence: the norms of the other steps are honest zeros
+    norms = gatedrnn.grad_norms_through_time(rnn, x, lambda out: out[0].sum() * 0)
+    assert torch.equal(norms, torch.zeros(4))
+
+
+@pytest.mark.parametrize("skip_last", [0, 1, 3])
+def test_decay_factor_accepts_two_fitted_steps_exactly_and_rejects_one(skip_last):
+    rho, shortest = 0.7, skip_last + 2  # two steps left to fit a line through
+    t = torch.arange(shortest, dtype=torch.float64)
+    norms = 5.0 * rho ** (shortest - 1 - t)  # norms[t] = C ρ^(T-1-t), so the factor is ρ exactly
+    norms[shortest - skip_last:] = 1e6  # the skipped steps do not enter the fit
+    factor = gatedrnn.decay_factor(norms, skip_last=skip_last)
+    assert factor == pytest.approx(rho, rel=1e-12)  # finite, and the closed form: two points fix the line
+    message = rf"^norms: expected at least {shortest} steps with skip_last={skip_last}, got {shortest - 1}$"
+    with pytest.raises(ValueError, match=message):
+        gatedrnn.decay_factor(norms[1:], skip_last=skip_last)

@@ -54,6 +54,12 @@ def test_an_activation_the_loss_ignores_has_a_zero_norm():
     assert norms.tolist() == [0.0, math.sqrt(3)]
 
 
+def test_a_loss_that_ignores_every_activation_is_named():
+    weight = torch.ones(3, requires_grad=True)
+    with pytest.raises(ValueError, match="loss_fn: its value does not depend on the last layer's output"):
+        probes.activation_grad_norms([lambda a: 2 * a], torch.ones(3), lambda a: weight.sum())
+
+
 def shared_or_independent(shared, depth=6, width=4, sigma=1.3, seed=0):
     weights = probes.recurrence_weights(depth, width, shared=shared, sigma=sigma,
                                         generator=torch.Generator().manual_seed(seed))

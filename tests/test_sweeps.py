@@ -321,3 +321,33 @@ def test_final_loss_is_the_mean_of_the_last_losses():
         sweeps.final_loss([1.0])
     with pytest.raises(ValueError, match="last"):
         sweeps.final_loss(history, last=0)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("steps, every, expected", [
+    (8, 4, [4, 8]),  # a multiple: the last step is scored once, by the final evaluation
+    (4, 4, [4]),
+    (10, 4, [4, 8, 10]),  # not a multiple: the final evaluation after the last checkpoint
+    (3, 5, [3]),  # every > steps: only the final evaluation
+])
+def test_checkpoints_score_each_step_once_with_the_final_step_last(batched, steps, every, expected):
+    calls = []
+
+    def counting(net):
+        calls.append(None)
+        return evaluate(net)
+
+    config = training.TrainingConfig(steps=steps, learning_rate=1e-2)
+    (run,) = sweeps.run_seeds(adding_build("GRU"), tasks.adding_loss, config, [0], counting, evaluate_every=every,
+                              batched=batched)
+    assert [step for step, _ in run.checkpoints] == expected
+    assert len(calls) == len(expected)  # each checkpoint one evaluation, the final score included
+    assert run.checkpoints[-1] == (steps, run.score)
+
+
+def test_final_loss_averages_the_last_hundred_losses_by_default():
+    history = training.History(loss=[float(i) for i in range(150)])
+    # mean of 50 … 149 is 99.5; the last 99 would give 100, the last 101 give 99
+    assert sweeps.final_loss(history) == 99.5
+    assert math.isnan(sweeps.final_loss(training.History(loss=[1.0] * 99)))  # shorter than the default 100
+    assert sweeps.final_loss(training.History(loss=[2.0] * 100)) == 2.0

@@ -100,3 +100,19 @@ def test_grid_end_flags_a_best_rate_at_either_end_of_any_ordering():
         verdicts.grid_end(0.1, grid)
     with pytest.raises(ValueError, match="grid: expected two or more rates"):
         verdicts.grid_end(0.1, [0.1])
+
+
+@pytest.mark.parametrize("effect, expected", [
+    (math.nextafter(0.25, math.inf), verdicts.HELPS), (0.25, verdicts.HELPS),
+    (math.nextafter(0.25, 0.0), verdicts.SMALL), (math.nextafter(-0.25, 0.0), verdicts.SMALL),
+    (-0.25, verdicts.HURTS), (math.nextafter(-0.25, -math.inf), verdicts.HURTS)])
+def test_decide_counts_an_effect_of_exactly_the_smallest_size_as_one_worth_acting_on(effect, expected):
+    """The docstring's "at least ``smallest``": an effect at ±smallest is HELPS or HURTS, a hair inside it SMALL."""
+    assert verdicts.decide(0.01, effect, 0.25) == expected
+
+
+@pytest.mark.parametrize("p, expected", [
+    (math.nextafter(0.05, 0.0), verdicts.HELPS), (0.05, verdicts.UNCLEAR),
+    (math.nextafter(0.05, 1.0), verdicts.UNCLEAR)])
+def test_decide_rejects_only_strictly_below_the_level(p, expected):
+    assert verdicts.decide(p, 1.0, 0.25) == expected  # the default level, LEVEL = 0.05

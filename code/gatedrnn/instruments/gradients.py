@@ -37,6 +37,8 @@ def grad_norms_through_time(
     with torch.enable_grad():
         output, _, hidden = rnn.unroll(inputs, hx)
         grads = torch.autograd.grad(validation.check_scalar_loss(loss_fn(output)), hidden, allow_unused=True)
+    if all(g is None for g in grads):  # a gradient through other tensors only: no ∂L/∂h_t to measure
+        raise ValueError("loss_fn: its value does not depend on the module's output")
     norms = [torch.zeros((), dtype=h.dtype, device=h.device) if g is None else torch.linalg.vector_norm(g) for g, h in zip(grads, hidden)]
     return torch.stack(norms).detach()
 

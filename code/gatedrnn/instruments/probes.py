@@ -151,6 +151,8 @@ def activation_grad_norms(
             a = layer(a)
             activations.append(a)
         grads = torch.autograd.grad(check_scalar_loss(loss_fn(a)), activations, allow_unused=True)
+    if all(g is None for g in grads):
+        raise ValueError("loss_fn: its value does not depend on the last layer's output")
     norms = [torch.zeros((), dtype=a.dtype, device=a.device) if g is None else torch.linalg.vector_norm(g)
              for g, a in zip(grads, activations)]
     return torch.stack(norms).detach()
