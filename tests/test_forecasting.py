@@ -65,9 +65,33 @@ def test_autoregression_matches_statsmodels_autoreg():
     assert forecasts.shape == (len(series) - end,)
 
 
+def test_autoregression_order_agrees_with_statsmodels_and_recovers_a_known_order():
+    """The AIC order against statsmodels' ``ar_select_order`` (same sample for every order) on the sunspots, and
+    against the truth on a simulated AR(3) process long enough for AIC to find it."""
+    from statsmodels.tsa.ar_model import AutoReg, ar_select_order
+
+    _, series = forecasting.sunspots()
+    end, top = 269, 22
+    order, aic = forecasting.autoregression_order(series, top, end)
+    theirs = ar_select_order(series[:end].numpy(), top, ic="aic", trend="c")
+    assert order == max(theirs.ar_lags)
+    # statsmodels' AIC differs from ours by a constant: compare the differences between orders
+    fitted = [AutoReg(series[:end].numpy(), lags=p, trend="c", hold_back=top).fit() for p in range(1, top + 1)]
+    theirs_aic = torch.tensor([fit.aic for fit in fitted], dtype=torch.float64)
+    torch.testing.assert_close(aic - aic[0], theirs_aic - theirs_aic[0], rtol=1e-6, atol=1e-6)
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(3000, generator=generator, dtype=torch.float64)
+    simulated = torch.zeros(3000, dtype=torch.float64)
+    for t in range(3, 3000):
+        simulated[t] = 0.5 * simulated[t - 1] - 0.3 * simulated[t - 2] + 0.2 * simulated[t - 3] + noise[t]
+    assert forecasting.autoregression_order(simulated, 10, 3000)[0] == 3
+
+
 def test_autoregression_names_bad_arguments():
     series = torch.arange(10.0)
     with pytest.raises(ValueError, match="end: expected 3 < end <= 10"):
         forecasting.autoregression(series, 3, 3)
+    with pytest.raises(ValueError, match="end: expected 3 < end <= 10 with more targets than coefficients"):
+        forecasting.autoregression_order(series, 3, 7)
     with pytest.raises(ValueError, match="coefficients: expected a 1-d tensor"):
         forecasting.autoregressive_forecasts(torch.ones(1), series, 5)

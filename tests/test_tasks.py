@@ -294,3 +294,57 @@ def test_anbn_bad_arguments_name_themselves():
         tasks.anbn_accuracy(torch.zeros(6, 2), targets, determined)
     with pytest.raises(TypeError, match="determined: expected a bool tensor"):
         tasks.anbn_accuracy(torch.zeros(6, 2, 3), targets, determined.long())
+
+
+def test_adding_outcome_names_each_threshold_from_a_simulated_error():
+    """The four words against errors measured by simulation, not against the constants: predicting the mean (the
+    baseline), the half-solution, and networks that know both values up to noise of variance 1/100 and 4/100."""
+    x, y = tasks.adding_problem(40, 200_000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    marked = x[:, :, 0] * x[:, :, 1]
+    second = marked[20:].sum(dim=0)
+    noise = torch.randn(y.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64) / 10
+    errors = {
+        "does no better than the baseline": tasks.adding_loss(torch.full_like(y, 1.1), y).item(),
+        "beats only the baseline": tasks.adding_loss((second + 0.5) * 0.9 + 0.1, y).item(),
+        "beats the half-solution": tasks.adding_loss(y + 2 * noise, y).item(),
+        "has solved the task": tasks.adding_loss(y + noise, y).item(),
+    }
+    for words, error in errors.items():
+        assert tasks.adding_outcome(error) == words, (words, error)
+    assert tasks.adding_outcome(1 / 60 - 1e-9) == "has solved the task"
+    assert tasks.adding_outcome(1 / 60 + 1e-9) == "beats the half-solution"
+    assert tasks.adding_outcome(1 / 12 - 1e-9) == "beats the half-solution"
+    assert tasks.adding_outcome(1 / 12 + 1e-9) == "beats only the baseline"
+    assert tasks.adding_outcome(1 / 6 - 1e-9) == "beats only the baseline"
+    assert tasks.adding_outcome(1 / 6) == "does no better than the baseline"
+    for bad in (float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="error: expected a number"):
+            tasks.adding_outcome(bad)
+
+
+def test_solved_mse_is_a_tenth_of_the_baseline_of_predicting_the_mean():
+    from fractions import Fraction
+
+    # Var(U(0, 1)) = E[U²] - E[U]² = 1/3 - 1/4; the two marked values are independent, so Var(U1 + U2) is twice it,
+    # the MSE of predicting the constant E[U1 + U2] = 1
+    var_u = Fraction(1, 3) - Fraction(1, 2) ** 2
+    baseline = 2 * var_u
+    assert baseline == Fraction(1, 6)
+    assert tasks.ADDING_BASELINE_MSE == pytest.approx(float(baseline), rel=1e-15)
+    assert tasks.ADDING_HALF_SOLUTION_MSE == pytest.approx(float(var_u), rel=1e-15)
+    assert tasks.ADDING_SOLVED_MSE == pytest.approx(float(baseline / 10), rel=1e-15)  # 1/60
+
+
+def test_sequential_digits_default_seed_is_zero():
+    """Without ``seed`` the split is the one of seed 0: the test quarter is the first round(1797 / 4) images of
+    torch's permutation from a generator seeded with 0."""
+    from sklearn.datasets import load_digits
+
+    default_x, default_y = tasks.sequential_digits("test", dtype=torch.float64)
+    zero_x, zero_y = tasks.sequential_digits("test", seed=0, dtype=torch.float64)
+    assert torch.equal(default_x, zero_x) and torch.equal(default_y, zero_y)
+    assert not torch.equal(default_y, tasks.sequential_digits("test", seed=1)[1])
+    digits = load_digits()
+    held_out = torch.randperm(1797, generator=torch.Generator().manual_seed(0))[:449]
+    assert torch.equal(default_y, torch.from_numpy(digits.target[held_out.numpy()]))
+    assert torch.equal(default_x[..., 0].T * 16, torch.from_numpy(digits.data[held_out.numpy()]))

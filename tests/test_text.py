@@ -98,3 +98,30 @@ def test_sampling_follows_the_temperature():
     assert text.sample(net, vocabulary, "ab", 10, 1e-4, torch.Generator()) == vocabulary.decode(torch.tensor(greedy))
     with pytest.raises(ValueError, match="temperature: expected a number > 0"):
         text.sample(net, vocabulary, "ab", 3, 0.0, torch.Generator())
+
+
+def test_greedy_agreement_tells_teacher_forcing_from_free_running():
+    """A network built by hand to predict the next token of a cycle 0, 1, …, 4, 0, …, on a stream that skips one
+    token at position 20: reading the truth, it misses once at the skip and then follows again; reading its own
+    choices, it misses at every step after the skip. The shares per step follow by counting."""
+    V = 5
+    rnn = torch.nn.RNN(V, V, nonlinearity="relu", dtype=torch.float64)
+    net = models.EveryStep(rnn, V).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(10 * torch.eye(V, dtype=torch.float64))
+        for name in ("weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(rnn, name).zero_()
+        net.readout.weight.copy_(torch.roll(torch.eye(V, dtype=torch.float64), 1, dims=0))  # unit i → token i + 1
+        net.readout.bias.zero_()
+    positions = torch.arange(40)
+    stream = torch.where(positions < 20, positions, positions + 1) % V
+    forced, free = text.greedy_agreement(net, stream, torch.tensor([0, 5, 10]), prompt=4, length=12)
+    expected_forced = torch.ones(12, dtype=torch.float64)
+    expected_forced[[6, 11]] = 2 / 3  # start 10 meets the skip at step 6, start 5 at step 11
+    expected_free = torch.ones(12, dtype=torch.float64)
+    expected_free[6:] = 2 / 3
+    expected_free[11] = 1 / 3
+    torch.testing.assert_close(forced, expected_forced)
+    torch.testing.assert_close(free, expected_free)
+    with pytest.raises(ValueError, match="starts: expected integer positions"):
+        text.greedy_agreement(net, stream, torch.tensor([30]), prompt=4, length=12)

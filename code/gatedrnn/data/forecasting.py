@@ -74,6 +74,28 @@ def autoregression(series: Tensor, order: int, end: int) -> Tensor:
     return torch.linalg.lstsq(design, targets[:, None]).solution[:, 0]
 
 
+def autoregression_order(series: Tensor, max_order: int, end: int) -> tuple[int, Tensor]:
+    """The order of :func:`autoregression` a forecaster would pick by Akaike's criterion, from 1 … ``max_order``
+    on ``series[:end]``: each order fitted by least squares on the same targets ``max_order … end - 1`` (so that
+    their errors compare), scored ``AIC(p) = n log(RSS_p / n) + 2 (p + 1)``. Returns the order with the lowest AIC
+    and the AIC of every order [max_order]."""
+    _check_series(series)
+    top = check_size("max_order", max_order)
+    if not top < end <= len(series) or end - top <= top + 1:
+        raise ValueError(f"end: expected {top} < end <= {len(series)} with more targets than coefficients, got {end}")
+    inputs, targets = windows(series[:end].double(), top)  # [top, n, 1] oldest first, [n]
+    lags = inputs[..., 0].T.flip(1)  # [n, top]: y_{t-1}, …, y_{t-top}
+    ones = torch.ones(len(targets), 1, dtype=torch.float64)
+    n = len(targets)
+    aic = []
+    for p in range(1, top + 1):
+        design = torch.cat([ones, lags[:, :p]], dim=1)
+        residuals = targets - design @ torch.linalg.lstsq(design, targets[:, None]).solution[:, 0]
+        aic.append(n * torch.log(residuals.square().sum() / n) + 2 * (p + 1))
+    scores = torch.stack(aic)
+    return int(scores.argmin()) + 1, scores
+
+
 def autoregressive_forecasts(coefficients: Tensor, series: Tensor, start: int) -> Tensor:
     """One-step forecasts of ``series[start:]`` by an AR model with ``coefficients`` ``[c, a_1, …, a_p]`` (from
     :func:`autoregression`), each from the ``p`` true values before it. Float64."""

@@ -41,6 +41,22 @@ ADDING_HALF_SOLUTION_MSE = 1.0 / 12.0
 ADDING_SOLVED_MSE = ADDING_BASELINE_MSE / 10
 
 
+def adding_outcome(error: float) -> str:
+    """The book's words for an error on the adding problem, one per threshold, each a predicate of "the run":
+    "has solved the task" below ``ADDING_SOLVED_MSE``, "beats the half-solution" below
+    ``ADDING_HALF_SOLUTION_MSE``, "beats only the baseline" below ``ADDING_BASELINE_MSE``, else "does no
+    better than the baseline". NaN (a run that stopped) raises."""
+    if not isinstance(error, (int, float)) or isinstance(error, bool) or math.isnan(error):
+        raise ValueError(f"error: expected a number, got {error!r}")
+    if error < ADDING_SOLVED_MSE:
+        return "has solved the task"
+    if error < ADDING_HALF_SOLUTION_MSE:
+        return "beats the half-solution"
+    if error < ADDING_BASELINE_MSE:
+        return "beats only the baseline"
+    return "does no better than the baseline"
+
+
 def adding_problem(
     sequence_length: int,
     batch_size: int,
@@ -156,7 +172,7 @@ def sequential_digits(
 ) -> tuple[Tensor, Tensor]:
     """The digits read sequentially: ``by="pixel"`` gives inputs [64, N, 1] (row-major pixels), ``by="row"`` gives
     [8, N, 8]; labels are int64 [N]. ``split`` is ``"train"`` or ``"test"``: a fixed quarter of the images, chosen
-    by a permutation seeded with ``seed``, is held out for testing."""
+    by a permutation seeded with ``seed`` (0 by default), is held out for testing."""
     if split not in ("train", "test"):
         raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
     if by not in ("pixel", "row"):
