@@ -121,9 +121,11 @@ published-tests: install
 # whose checks time code (TIMED) keep their margins only without other work on the cores: `make test` runs them on
 # their own, after the others.
 TIMED := speed comparison
-# An untimed chapter about as long as the gap between the two timed ones, run beside them so that the second core
-# does not wait while the longest finishes (one notebook per core at any time, as in the build).
-BESIDE_TIMED := lstm
+# An untimed chapter about as long as the two timed ones together, run beside them on the other core (one notebook
+# per core at any time, as in the build): the timed ones run one after the other on one worker, this one on the
+# other. It is one of the three longest chapters, so that the other two can share the cores in the untimed run
+# instead of one worker running two of them after each other while the other idles.
+BESIDE_TIMED := recipe
 # The instructor guide's cells grade the four assignments through the autograder; nbval would grade them a second
 # time for nothing the grading tests (which grade the same reference and blank notebooks) do not already check, and
 # the guide is no reader's notebook (outside a clone it stops at its first cell). The build still executes it.
@@ -133,11 +135,20 @@ NBVAL := PYTHONPATH=tests:tools $(BIN)/python -m pytest --nbval -p nbval_glue \
 
 nbval: nbval-untimed nbval-timed
 
-nbval-untimed: install
-	$(NBVAL) $(EXECUTED) $(foreach name,$(TIMED) $(BESIDE_TIMED) $(NOT_REEXECUTED),--ignore=$(EXECUTED)/$(name).ipynb)
+# The two longest untimed chapters go first, one to each worker (in the order given, --no-loadscope-reorder: by
+# default xdist orders by cell count, which can give both to one worker); the others follow as workers free up.
+NBVAL_FIRST := benchmarks claims
+NBVAL_REST = $(filter-out $(NBVAL_FIRST) $(TIMED) $(BESIDE_TIMED) $(NOT_REEXECUTED),\
+	$(basename $(notdir $(wildcard $(EXECUTED)/*.ipynb))))
 
+nbval-untimed: install
+	$(NBVAL) --no-loadscope-reorder $(foreach name,$(NBVAL_FIRST) $(NBVAL_REST),$(EXECUTED)/$(name).ipynb)
+
+# xdist hands each worker two notebooks at the start, in the order given (--no-loadscope-reorder): the first timed
+# chapter and the one beside them first, then the second timed chapter to the worker of the first.
 nbval-timed: install
-	$(NBVAL) $(TIMED:%=$(EXECUTED)/%.ipynb) $(BESIDE_TIMED:%=$(EXECUTED)/%.ipynb)
+	$(NBVAL) --no-loadscope-reorder $(foreach name,$(firstword $(TIMED)) $(BESIDE_TIMED) $(wordlist 2,9,$(TIMED)),\
+		$(EXECUTED)/$(name).ipynb)
 
 # Every step keeps both cores busy: the package tests beside the assignments' build (each mostly on one core), the
 # chapters executed two at a time, the two editions rendered side by side; then the grading tests, the browser tests
