@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gatedrnn.instruments import speed
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import gpu_check  # noqa: E402
@@ -68,7 +70,7 @@ def test_the_schema_check_names_what_is_broken(record):
     del broken["environment"]["commit"]
     del broken["kernels"][1]["passed"]  # a finished row without its outcome
     broken["compiled"][0].pop("registers")
-    assert gpu_check.problems(broken) == [f"schema: expected {gpu_check.SCHEMA}, got 0", "environment: no commit",
+    assert gpu_check.problems(broken) == [f"schema: expected {speed.GPU_RECORD_SCHEMA}, got 0", "environment: no commit",
                                           "kernels[1]: no passed", "compiled[0]: no registers"]
 
 

@@ -146,3 +146,92 @@ def test_bad_arguments_are_named():
         minimal.linear_chunked_scan(torch.ones(3, 2), torch.ones(3, 3), torch.ones(2))
     with pytest.raises(ValueError, match="chunk: expected an int >= 1, got 0"):
         minimal.linear_chunked_scan(torch.ones(3, 2), torch.ones(3, 2), torch.ones(2), chunk=0)
+
+
+@pytest.mark.parametrize("T, chunk", [(1, None), (2, 1), (9, None), (9, 2), (9, 4), (9, 9), (9, 20), (17, None)])
+def test_the_written_out_backward_is_the_recorded_loops_to_second_order(T, chunk):
+    """The scans' backward passes are eq. (min-backward), written out: first and second derivatives against
+    autograd's finite differences (gradcheck, gradgradcheck) and against the recorded loop's gradients."""
+    g = torch.Generator().manual_seed(T)
+    a = (torch.rand(T, 2, 3, generator=g, dtype=torch.float64) * 1.5).requires_grad_()
+    b = torch.randn(T, 2, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(T, 2, 3, generator=g, dtype=torch.float64)
+    expected = torch.autograd.grad((minimal.linear_loop(a, b, h0) * weights).sum(), (a, b, h0))
+    for scan in (minimal.linear_scan, lambda a, b, h0: minimal.linear_chunked_scan(a, b, h0, chunk)):
+        got = torch.autograd.grad((scan(a, b, h0) * weights).sum(), (a, b, h0))
+        for x, y in zip(got, expected):
+            torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-12)
+        assert torch.autograd.gradcheck(scan, (a, b, h0))
+        assert torch.autograd.gradgradcheck(scan, (a, b, h0))
+
+
+def test_the_scans_keep_linear_memory_and_leave_their_inputs_alone():
+    """What autograd keeps for the backward pass of a direct scan is a, h_0 and the states, 2 T + 1 arrays, counted
+    against that closed form (a recorded Hillis–Steele scan keeps about 2 log₂ T + 1 arrays per step); the scans
+    work in place on copies, never on a or b."""
+    from gatedrnn.instruments import speed
+
+    T, N, H = 256, 4, 8
+    a = torch.rand(T, N, H, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(T, N, H, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(N, H, dtype=torch.float64, requires_grad=True)
+    kept = (2 * T + 1) * N * H * 8
+    for scan in (minimal.linear_scan, minimal.linear_chunked_scan,
+                 lambda a, b, h0: minimal.linear_chunked_scan(a, b, h0, T)):
+        before = [t.detach().clone() for t in (a, b, h0)]
+        assert speed.saved_bytes(lambda: scan(a, b, h0).sum(), [b]) == kept
+        scan(a, b, h0).sum().backward()
+        for t, copy_ in zip((a, b, h0), before):
+            assert torch.equal(t.detach(), copy_)
+
+
+def log_g(v):
+    """Feng et al.'s log g(v): log(v + 1/2) for v ≥ 0, log σ(v) below."""
+    return torch.where(v >= 0, torch.log(torch.relu(v) + 0.5), -torch.nn.functional.softplus(-v))
+
+
+def feng_log_space(module, x, h0):
+    """Feng et al.'s log-space minimal models, as their equations give them: log-coefficients from the gates'
+    pre-activations, the positive candidate in log space, and one cumulative sum and one log-sum-exp."""
+    softplus = torch.nn.functional.softplus
+    if isinstance(module, minimal.MinGRU):
+        k = module.linear_z(x)
+        log_coefficient, log_gate = -softplus(k), -softplus(-k)
+    else:
+        d = softplus(-module.linear_f(x)) - softplus(-module.linear_i(x))
+        log_coefficient, log_gate = -softplus(d), -softplus(-d)
+    log_values = torch.cat([torch.log(h0).unsqueeze(0), log_gate + log_g(module.linear_h(x))])
+    a_star = torch.cat([torch.zeros_like(h0).unsqueeze(0), torch.cumsum(log_coefficient, dim=0)])
+    return torch.exp(a_star + torch.logcumsumexp(log_values - a_star, dim=0))[1:]
+
+
+@pytest.mark.parametrize("model", [minimal.MinGRU, minimal.MinLSTM])
+def test_the_positive_candidate_is_feng_et_als_log_space_model(model):
+    torch.manual_seed(4)
+    module = model(3, 5, candidate="positive", dtype=torch.float64)
+    x = torch.randn(40, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.rand(1, 2, 5, dtype=torch.float64) + 0.1
+    weights = torch.randn(40, 2, 5, dtype=torch.float64)
+    expected = feng_log_space(module, x, h0[0])
+    want = torch.autograd.grad((expected * weights).sum(), [x, *module.parameters()])
+    for mode in minimal.MODES:
+        output, _ = module(x, h0, mode=mode)
+        assert output.min() > 0, mode
+        torch.testing.assert_close(output, expected, rtol=1e-10, atol=1e-10, msg=mode)
+        got = torch.autograd.grad((output * weights).sum(), [x, *module.parameters()])
+        for x_, y_ in zip(got, want):
+            torch.testing.assert_close(x_, y_, rtol=1e-9, atol=1e-9, msg=mode)
+    linear = model(3, 5, dtype=torch.float64)
+    linear.load_state_dict(module.state_dict())
+    assert not torch.allclose(linear(x, h0)[0], expected)  # another model, not another name
+
+
+def test_the_positive_candidate_refuses_negative_states():
+    module = minimal.MinGRU(2, 3, candidate="positive")
+    with pytest.raises(ValueError, match="h0: expected no negative number with candidate='positive'"):
+        module(torch.randn(4, 1, 2), -torch.ones(1, 1, 3))
+    with pytest.raises(ValueError, match="candidate: expected one of \\('linear', 'positive'\\), got 'relu'"):
+        minimal.MinLSTM(2, 3, candidate="relu")
+    with pytest.raises(ValueError, match="b, h0: expected no negative number with positive=True"):
+        minimal.linear_log_scan(torch.zeros(3, 2), -torch.ones(3, 2), torch.zeros(2), positive=True)

@@ -1,5 +1,6 @@
 """The speed chapter's measures: growth exponents, the bytes autograd saves, checkpointing, attainable FLOP/s."""
 
+import json
 import math
 
 import pytest
@@ -102,3 +103,70 @@ def test_checkpointed_gives_the_plain_values_and_gradients_and_saves_less():
 def test_attainable_flops_is_a_positive_rate_within_what_a_cpu_thread_can_do():
     rate = speed.attainable_flops("cpu", size=128, rounds=2)
     assert math.isfinite(rate) and 1e7 < rate < 1e13
+
+
+def test_operation_count_sees_each_dispatched_call_forward_and_backward():
+    """k more multiplications dispatch k more operations without autograd and 2k with it (each MulBackward of a
+    product by a number is one more multiplication): the count against that closed form."""
+
+    def chain(k: int, grad: bool) -> None:
+        x = torch.ones(3, requires_grad=grad)
+        y = x
+        for _ in range(k):
+            y = y * 2.0
+        if grad:
+            y.sum().backward()
+
+    for grad, per_mul in ((False, 1), (True, 2)):
+        extra = speed.operation_count(lambda: chain(20, grad)) - speed.operation_count(lambda: chain(10, grad))
+        assert extra == 10 * per_mul, (grad, extra)
+    with pytest.raises(TypeError, match="run: expected a callable"):
+        speed.operation_count(3)
+
+
+def test_seconds_per_operation_is_a_fixed_cost_of_microseconds():
+    seconds = speed.seconds_per_operation("cpu", operations=50, rounds=2)
+    assert 1e-7 < seconds < 1e-3, seconds  # Python, dispatch and autograd: about a microsecond to tens of them
+    with pytest.raises(ValueError, match="operations"):
+        speed.seconds_per_operation("cpu", operations=0)
+
+
+def test_round_mantissa_is_bfloat16_at_seven_bits_and_rounds_ties_to_even():
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(10_000, generator=g) * 10.0 ** torch.randint(-40, 38, (10_000,), generator=g),
+                   torch.tensor([0.0, -0.0, 3.4e38, -3.4e38, 1e-45, math.inf, -math.inf])]).float()
+    # PyTorch's own conversion to bfloat16 (round to nearest even) is the independent reference at 7 bits
+    assert torch.equal(speed.round_mantissa(x, 7), x.to(torch.bfloat16).float())
+    one = 1.0
+    cases = {one + 2**-11: one,  # a tie between 1 and 1 + 2^-10: to the even one, 1
+             one + 3 * 2**-11: one + 2**-9,  # a tie between 1 + 2^-10 and 1 + 2^-9: to the even one
+             one + 2**-11 + 2**-20: one + 2**-10}  # just above a tie: up
+    for value, expected in cases.items():
+        assert speed.round_mantissa(torch.tensor([value], dtype=torch.float32), 10).item() == expected, value
+    tf32 = speed.round_mantissa(x[:10_000], 10)
+    finite = x[:10_000].abs() > 1e-37  # normal numbers: relative error at most half a unit in the 10th bit
+    assert ((tf32 - x[:10_000]).abs()[finite] <= 2**-11 * x[:10_000].abs()[finite]).all()
+    assert torch.isnan(speed.round_mantissa(torch.tensor([math.nan], dtype=torch.float32), 10)).all()
+    assert torch.equal(speed.round_mantissa(x, 23), x)
+    with pytest.raises(TypeError, match="x: expected a float32 tensor, got torch.float64"):
+        speed.round_mantissa(x.double(), 10)
+    with pytest.raises(ValueError, match="bits: expected an int from 0 to 23"):
+        speed.round_mantissa(x, 24)
+
+
+def test_latest_gpu_record_takes_the_newest_good_record_of_a_gpu(tmp_path):
+    def record(device: str, date: str, dry_run: bool = False) -> dict:
+        return {"schema": speed.GPU_RECORD_SCHEMA,
+                "environment": {"device": device, "date": date, "commit": "abc", "torch": "2", "triton": "3",
+                                "dry_run": dry_run},
+                "kernels": [], "compiled": [], "timings": [{"what": "loop", "ms": 1.0}], "chapters": [], "seconds": 1.0}
+
+    assert speed.latest_gpu_record(tmp_path / "absent") is None
+    (tmp_path / "a.json").write_text(json.dumps(record("NVIDIA H100", "2026-12-01T10:00:00+00:00")))
+    (tmp_path / "b.json").write_text(json.dumps(record("NVIDIA H200", "2026-12-03T10:00:00+00:00")))
+    (tmp_path / "c.json").write_text(json.dumps(record("cpu (x86_64)", "2026-12-05T10:00:00+00:00", dry_run=True)))
+    broken = record("NVIDIA B200", "2026-12-06T10:00:00+00:00")
+    del broken["timings"]
+    (tmp_path / "d.json").write_text(json.dumps(broken))
+    (tmp_path / "e.json").write_text("{not json")
+    assert speed.latest_gpu_record(tmp_path)["environment"]["device"] == "NVIDIA H200"

@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = 1
 # (T, N, H, dtype): one row and one unit; odd sizes with masked tails; the widest H in float64; the widest in
 # float32 at a long T; and a long sequence
 KERNEL_SIZES = [(7, 1, 1, "float64"), (33, 37, 257, "float64"), (17, 130, 512, "float64"), (200, 64, 512, "float32"),
@@ -370,34 +369,11 @@ def default_chapters() -> list[str]:
 
 # ---- the record ---------------------------------------------------------------------------------------------------
 def problems(record: object) -> list[str]:
-    """What is wrong with a record's schema, as sentences (none for a good record)."""
-    if not isinstance(record, dict):
-        return [f"record: expected an object, got {type(record).__name__}"]
-    found = []
-    expected = {"schema": int, "environment": dict, "kernels": list, "compiled": list, "timings": list,
-                "chapters": list, "seconds": (int, float)}
-    for key, kind in expected.items():
-        if not isinstance(record.get(key), kind):
-            found.append(f"{key}: expected {kind}, got {type(record.get(key)).__name__}")
-    if found:
-        return found
-    if record["schema"] != SCHEMA:
-        found.append(f"schema: expected {SCHEMA}, got {record['schema']}")
-    for key in ("device", "date", "commit", "torch", "triton", "dry_run"):
-        if key not in record["environment"]:
-            found.append(f"environment: no {key}")
-    required = {"kernels": ("kind", "T", "N", "H", "dtype"), "compiled": ("kernel", "H", "dtype", "rows_per_program"),
-                "timings": ("what",), "chapters": ("chapter",)}
-    outcome = {"kernels": ("passed",), "compiled": ("registers", "spill_bytes", "shared_bytes"),
-               "timings": ("ms",), "chapters": ("seconds", "status")}
-    for section, keys in required.items():
-        for i, row in enumerate(record[section]):
-            missing = [k for k in keys if k not in row]
-            if not ("skipped" in row or "error" in row):
-                missing += [k for k in outcome[section] if k not in row]
-            if missing:
-                found.append(f"{section}[{i}]: no {', '.join(missing)}")
-    return found
+    """What is wrong with a record's schema, as sentences (none for a good record): the package's check, which the
+    speed chapter also applies before it shows a record."""
+    from gatedrnn.instruments import speed
+
+    return speed.gpu_record_problems(record)
 
 
 def default_path(record: dict) -> Path:
@@ -432,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = DRY if args.dry_run else {"kernels": KERNEL_SIZES, "timings": TIMING_SIZES, "scan": SCAN_LENGTHS,
                                       "compiled": COMPILED_HIDDEN, "seeds": None}
     chapters = args.chapters.split(",") if args.chapters else ([] if args.dry_run else default_chapters())
-    record = {"schema": SCHEMA, "environment": environment(device, args.dry_run), "kernels": [], "compiled": [],
+    from gatedrnn.instruments import speed
+
+    record = {"schema": speed.GPU_RECORD_SCHEMA, "environment": environment(device, args.dry_run), "kernels": [], "compiled": [],
               "timings": [], "chapters": [], "seconds": 0.0}
     out = args.out or default_path(record)
     out.parent.mkdir(parents=True, exist_ok=True)

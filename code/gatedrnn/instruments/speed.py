@@ -1,6 +1,8 @@
 """How fast a recurrent network can run, and what its backward pass must keep (the speed chapter): how time grows
-with a size, how many bytes autograd saves for the backward pass, the same with gradient checkpointing, and how
-close a computation comes to the device's attainable rate of arithmetic.
+with a size, how many operations a step dispatches and what each costs, how many bytes autograd saves for the
+backward pass, the same with gradient checkpointing, how close a computation comes to the device's attainable rate
+of arithmetic, what rounding to a tensor-core format does to the operands of a product, and the record of the last
+GPU run (``make gpu-check``).
 
 Wall times themselves are measured with :func:`gatedrnn.instruments.cost.fastest_seconds`; this module turns them into
 the chapter's quantities.
@@ -8,7 +10,9 @@ the chapter's quantities.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -69,14 +73,16 @@ def elements_written(run: Callable[[], object]) -> int:
 
 
 class _Recorder(TorchDispatchMode):
-    """Records the name of every ATen operation run inside it."""
+    """Records the name of every ATen operation run inside it, and counts the calls."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names: set[str] = set()
+        self.calls = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.names.add(func._schema.name)
+        self.calls += 1
         return func(*args, **(kwargs or {}))
 
 
@@ -89,6 +95,57 @@ def operations_called(run: Callable[[], object]) -> set[str]:
     with recorder:
         run()
     return recorder.names
+
+
+def operation_count(run: Callable[[], object]) -> int:
+    """How many ATen operations ``run()`` dispatches on the CPU, forward and backward (a CPU backward pass runs in
+    the calling thread, where the count sees it): the calls whose fixed cost a loop over time pays at every step."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
+    recorder = _Recorder()
+    with recorder:
+        run()
+    return recorder.calls
+
+
+def seconds_per_operation(device: torch.device | str, *, operations: int = 200, rounds: int = 5) -> float:
+    """The fixed cost of one dispatched operation on ``device``: a chain of ``operations`` multiplications of a
+    one-element tensor that autograd records, forward and backward, timed (fastest of ``rounds``,
+    :func:`gatedrnn.instruments.cost.fastest_seconds`) and divided by the operations it dispatches (counted on the
+    CPU). With one element there is no arithmetic to speak of: what is left is Python, the dispatcher, autograd's
+    bookkeeping and, on a GPU, a kernel launch."""
+    operations, rounds = check_size("operations", operations), check_size("rounds", rounds)
+    device = torch.device(device)
+
+    def chain(where: torch.device) -> None:
+        x = torch.ones(1, device=where, requires_grad=True)
+        y = x
+        for _ in range(operations):
+            y = y * 1.0
+        y.backward()
+
+    calls = operation_count(lambda: chain(torch.device("cpu")))
+    seconds = cost.fastest_seconds({"chain": lambda: chain(device)}, device=device, rounds=rounds, repeats=3,
+                                   warmups=1)["chain"]
+    return seconds / calls
+
+
+def round_mantissa(x: Tensor, bits: int) -> Tensor:
+    """``x`` (float32) rounded to ``bits`` bits of mantissa, to nearest with ties to even, exponent and float32
+    storage kept: 10 bits is TF32, the format in which tensor cores read float32 operands; 7 is bfloat16. A product
+    of rounded operands accumulated in float32 is what those units compute."""
+    if not isinstance(x, Tensor) or x.dtype != torch.float32:
+        raise TypeError(f"x: expected a float32 tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if not isinstance(bits, int) or not 0 <= bits <= 23:
+        raise ValueError(f"bits: expected an int from 0 to 23 (float32 has 23), got {bits!r}")
+    dropped = 23 - bits
+    if dropped == 0:
+        return x.clone()
+    i = x.contiguous().view(torch.int32)
+    kept = (i >> dropped) & 1  # the last bit kept: a tie rounds towards making it even
+    rounded = (i + (1 << (dropped - 1)) - 1 + kept) & ~((1 << dropped) - 1)
+    finite = torch.isfinite(x)  # inf and NaN stay as they are
+    return torch.where(finite, rounded.view(torch.float32), x)
 
 
 def saved_bytes(run: Callable[[], Tensor], exclude: Iterable[Tensor] = ()) -> int:
@@ -150,3 +207,53 @@ def attainable_flops(device: torch.device | str, *, size: int = 1024, dtype: tor
     a = torch.randn(size, size, device=device, dtype=dtype)
     seconds = cost.fastest_seconds({"product": lambda: a @ a}, device=device, rounds=rounds, repeats=1, warmups=1)
     return 2 * size**3 / seconds["product"]
+
+
+# ---- the record of ``make gpu-check`` -------------------------------------------------------------------------------
+GPU_RECORD_SCHEMA = 1  # the version of the record's layout; tools/gpu_check.py writes it
+
+
+def gpu_record_problems(record: object) -> list[str]:
+    """What is wrong with a ``make gpu-check`` record's schema (``tools/gpu_check.py`` writes it), as sentences: none
+    for a good record."""
+    if not isinstance(record, dict):
+        return [f"record: expected an object, got {type(record).__name__}"]
+    found = []
+    expected = {"schema": int, "environment": dict, "kernels": list, "compiled": list, "timings": list,
+                "chapters": list, "seconds": (int, float)}
+    for key, kind in expected.items():
+        if not isinstance(record.get(key), kind):
+            found.append(f"{key}: expected {kind}, got {type(record.get(key)).__name__}")
+    if found:
+        return found
+    if record["schema"] != GPU_RECORD_SCHEMA:
+        found.append(f"schema: expected {GPU_RECORD_SCHEMA}, got {record['schema']}")
+    for key in ("device", "date", "commit", "torch", "triton", "dry_run"):
+        if key not in record["environment"]:
+            found.append(f"environment: no {key}")
+    required = {"kernels": ("kind", "T", "N", "H", "dtype"), "compiled": ("kernel", "H", "dtype", "rows_per_program"),
+                "timings": ("what",), "chapters": ("chapter",)}
+    outcome = {"kernels": ("passed",), "compiled": ("registers", "spill_bytes", "shared_bytes"),
+               "timings": ("ms",), "chapters": ("seconds", "status")}
+    for section, keys in required.items():
+        for i, row in enumerate(record[section]):
+            missing = [k for k in keys if k not in row]
+            if not ("skipped" in row or "error" in row):
+                missing += [k for k in outcome[section] if k not in row]
+            if missing:
+                found.append(f"{section}[{i}]: no {', '.join(missing)}")
+    return found
+
+
+def latest_gpu_record(folder: str | Path) -> dict | None:
+    """The newest record in ``folder`` (``measurements/gpu``) of a run on a GPU, not a dry run, that keeps the schema
+    (:func:`gpu_record_problems`), by the date it was measured; None if there is none, or no such folder."""
+    records = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not gpu_record_problems(record) and not record["environment"]["dry_run"]:
+            records.append(record)
+    return max(records, key=lambda r: r["environment"]["date"], default=None)
