@@ -235,3 +235,24 @@ def test_the_positive_candidate_refuses_negative_states():
         minimal.MinLSTM(2, 3, candidate="relu")
     with pytest.raises(ValueError, match="b, h0: expected no negative number with positive=True"):
         minimal.linear_log_scan(torch.zeros(3, 2), -torch.ones(3, 2), torch.zeros(2), positive=True)
+
+
+def test_the_scans_train_seeds_together_under_vmap():
+    """The seeds trained together (torch.func.vmap over stacked parameters) get each seed's own gradient from every
+    mode: against each model's gradient through the recorded loop, alone."""
+    from torch.func import functional_call, grad, vmap
+
+    torch.manual_seed(0)
+    models = [minimal.MinLSTM(3, 5, dtype=torch.float64) for _ in range(3)]
+    names = [name for name, _ in models[0].named_parameters()]
+    stacked = {name: torch.stack([dict(m.named_parameters())[name] for m in models]).detach() for name in names}
+    x = torch.randn(3, 17, 4, 3, dtype=torch.float64)
+    for mode in minimal.MODES:
+        def loss(p, x, mode=mode):
+            return functional_call(models[0], p, (x,), {"mode": mode})[0].square().sum()
+
+        together = vmap(grad(loss))(stacked, x)
+        for s, model in enumerate(models):
+            alone = torch.autograd.grad(model(x[s], mode="sequential")[0].square().sum(), list(model.parameters()))
+            for name, expected in zip(names, alone):
+                torch.testing.assert_close(together[name][s], expected, rtol=1e-9, atol=1e-9, msg=f"{mode} {name}")

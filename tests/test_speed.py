@@ -170,3 +170,33 @@ def test_latest_gpu_record_takes_the_newest_good_record_of_a_gpu(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps(broken))
     (tmp_path / "e.json").write_text("{not json")
     assert speed.latest_gpu_record(tmp_path)["environment"]["device"] == "NVIDIA H200"
+
+
+def test_profile_operations_counts_the_calls_of_each_operation(capfd):
+    x = torch.ones(4)
+    rows = speed.profile_operations(lambda: [x * 2.0 for _ in range(30)] + [x + 1.0 for _ in range(10)], per=10,
+                                    top=20)
+    calls = {row["operation"]: row["calls"] for row in rows}
+    assert calls["aten::mul"] == 3 and calls["aten::add"] == 1, calls
+    assert all(row["self ms"] >= 0 for row in rows)
+    assert [r["self ms"] for r in rows] == sorted((r["self ms"] for r in rows), reverse=True)
+    # the profiler's C++ start and stop lines would reach a notebook as warnings: none is written
+    assert capfd.readouterr().err == ""
+    with pytest.raises(TypeError, match="run: expected a callable"):
+        speed.profile_operations(None)
+
+
+def test_latest_gpu_record_finds_the_repositorys_folder_from_below(tmp_path, monkeypatch):
+    folder = tmp_path / "measurements" / "gpu"
+    folder.mkdir(parents=True)
+    record = {"schema": speed.GPU_RECORD_SCHEMA,
+              "environment": {"device": "NVIDIA H100", "date": "2026-12-01T10:00:00+00:00", "commit": "abc",
+                              "torch": "2", "triton": "3", "dry_run": False},
+              "kernels": [], "compiled": [], "timings": [], "chapters": [], "seconds": 1.0}
+    (folder / "h100.json").write_text(json.dumps(record))
+    below = tmp_path / "_build" / "jupyter_execute" / "chapters"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    assert speed.latest_gpu_record() == record
+    monkeypatch.chdir(tmp_path.parent)
+    assert speed.latest_gpu_record(tmp_path / "nowhere") is None

@@ -10,10 +10,13 @@ the chapter's quantities.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import sys
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -106,6 +109,38 @@ def operation_count(run: Callable[[], object]) -> int:
     with recorder:
         run()
     return recorder.calls
+
+
+@contextlib.contextmanager
+def _quiet_stderr_descriptor() -> Iterator[None]:
+    """File descriptor 2 on the null device for the duration (C++ code's writes to it go nowhere)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def profile_operations(run: Callable[[], object], *, per: int = 1, top: int = 8) -> list[dict]:
+    """What ``run()`` spends its time on, by PyTorch's profiler (``torch.profiler``, CPU activity): the ``top``
+    operations by self time (time in the operation itself, not in those it calls), each with its calls and self time
+    in milliseconds divided by ``per`` (the steps ``run`` takes, for a table per step). The profiler's own bookkeeping
+    slows every call, so the times are larger than unprofiled ones; the calls are exact. The profiler's C++ side
+    writes a line to the process's standard error when it starts and stops (which a notebook would show as a
+    warning): the file descriptor is pointed at the null device meanwhile; Python's own ``sys.stderr`` is left alone."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
+    per, top = check_size("per", per), check_size("top", top)
+    cpu = [torch.profiler.ProfilerActivity.CPU]
+    with _quiet_stderr_descriptor(), torch.profiler.profile(activities=cpu) as profiler:
+        run()
+    events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [{"operation": e.key, "calls": e.count / per, "self ms": e.self_cpu_time_total / 1e3 / per}
+            for e in events[:top]]
 
 
 def seconds_per_operation(device: torch.device | str, *, operations: int = 200, rounds: int = 5) -> float:
@@ -245,9 +280,15 @@ def gpu_record_problems(record: object) -> list[str]:
     return found
 
 
-def latest_gpu_record(folder: str | Path) -> dict | None:
-    """The newest record in ``folder`` (``measurements/gpu``) of a run on a GPU, not a dry run, that keeps the schema
-    (:func:`gpu_record_problems`), by the date it was measured; None if there is none, or no such folder."""
+def latest_gpu_record(folder: str | Path | None = None) -> dict | None:
+    """The newest record in ``folder`` of a run on a GPU, not a dry run, that keeps the schema
+    (:func:`gpu_record_problems`), by the date it was measured; None if there is none, or no such folder. Without
+    ``folder``, the first ``measurements/gpu`` found in the working directory or above it: a chapter finds the
+    repository's records whether it runs in ``chapters/`` or in the build's copy of it."""
+    if folder is None:
+        here = Path.cwd().resolve()
+        found = [p / "measurements" / "gpu" for p in (here, *here.parents) if (p / "measurements" / "gpu").is_dir()]
+        folder = found[0] if found else here / "measurements" / "gpu"
     records = []
     for path in sorted(Path(folder).glob("*.json")):
         try:

@@ -70,12 +70,17 @@ class _LinearRecurrence(torch.autograd.Function):
     (``create_graph=True``), the backward runs eq. (min-backward) through :func:`linear_loop` instead, whose steps
     autograd records, so that second derivatives are exact too."""
 
+    generate_vmap_rule = True  # torch.func.vmap (the seeds trained together) runs forward and backward per seed
+
     @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor, h0: Tensor, states_of: States) -> Tensor:
-        states = states_of(a, b, h0, False)
+    def forward(a: Tensor, b: Tensor, h0: Tensor, states_of: States) -> Tensor:
+        return states_of(a, b, h0, False)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        a, _, h0, states_of = inputs
         ctx.states_of = states_of
-        ctx.save_for_backward(a, h0, states)
-        return states
+        ctx.save_for_backward(a, h0, output)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor, Tensor | None, None]:
@@ -109,7 +114,8 @@ def _hillis_steele_states(a: Tensor, b: Tensor, h0: Tensor, reverse: bool) -> Te
         B[updated] += A[updated] * B[partner]  # (A, B) ← (A ⊙ A', A ⊙ B' + B), B first: it reads the old A
         A[updated] = A[updated] * A[partner]
         stride *= 2
-    return B.addcmul_(A, h0)
+    B += A * h0
+    return B
 
 
 def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -136,14 +142,15 @@ def _chunked_states(a: Tensor, b: Tensor, h0: Tensor, reverse: bool, size: int) 
     # level 1, every chunk at once: (A, B) of each step, with h_t = A_t ⊙ h_start + B_t within its chunk
     for j in range(size - 2, -1, -1) if reverse else range(1, size):
         before = j + 1 if reverse else j - 1
-        B[:, j].addcmul_(A[:, j], B[:, before])  # B_j = a_j B_before + b_j, while A_j still holds a_j
+        B[:, j] += A[:, j] * B[:, before]  # B_j = a_j B_before + b_j, while A_j still holds a_j
         A[:, j].mul_(A[:, before])
     starts, h = torch.empty_like(B[:, 0]), h0
     end = 0 if reverse else -1
     for k in range(count - 1, -1, -1) if reverse else range(count):  # level 2: chunk ends carry h on
         starts[k] = h
-        h = torch.addcmul(B[k, end], A[k, end], h)
-    states = B.addcmul_(A, starts.unsqueeze(1))  # h_t = A_t ⊙ h_start + B_t
+        h = B[k, end] + A[k, end] * h
+    B += A * starts.unsqueeze(1)  # h_t = A_t ⊙ h_start + B_t
+    states = B
     return states.view(count * size, *states.shape[2:])[:T]
 
 
