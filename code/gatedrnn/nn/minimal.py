@@ -10,9 +10,9 @@ and all T states can be computed by a parallel scan of depth O(log T) instead of
   i'_t = i_t / (f_t + i_t); h̃_t = W_h x_t + b_h, h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h̃_t.
 
 Both keep h̃_t linear by default (``candidate="linear"``), as the papers' equations do in their sequential form.
-Feng et al.'s log-space version makes it positive instead, h̃_t = g(W_h x_t + b_h) with g(v) = v + 1/2 for v ≥ 0
+Feng et al.'s log-space version makes it positive instead, h̃_t = pos(W_h x_t + b_h) with pos(v) = v + 1/2 for v ≥ 0
 and σ(v) below (``candidate="positive"``): another model, whose states stay positive from a non-negative h_0, so
-that the log-space scan needs no split into signs. (Their code also passes a given h_0 through g; here h0 is the
+that the log-space scan needs no split into signs. (Their code also passes a given h_0 through pos; here h0 is the
 state itself, and must be ≥ 0.)
 
 Four ways to compute the same states, chosen by ``mode``:
@@ -60,15 +60,16 @@ States = Callable[[Tensor, Tensor, Tensor, bool], Tensor]
 class _LinearRecurrence(torch.autograd.Function):
     """Eq. (min-recurrence) through ``states_of``, a scan that computes the states without a graph, with the backward
     pass written out instead of recorded. The gradient flows back through the same kind of recurrence, reversed in
-    time: with g_t = ∂L/∂h_t from later layers and r_t = ∂L/∂h_{t-1} through step t alone,
+    time: with d_t the part of ∂L/∂h_t from what reads h_t directly (``grad``),
 
-        r_{T+1} = 0,   r_t = a_t ⊙ r_{t+1} + a_t ⊙ g_t,                                    (eq. min-backward)
+        ∂L/∂h_t = d_t + a_{t+1} ⊙ ∂L/∂h_{t+1},  ∂L/∂b_t = ∂L/∂h_t,  ∂L/∂a_t = ∂L/∂h_t ⊙ h_{t-1}  (min-backward)
 
-    and ∂L/∂b_t = s_t = g_t + r_{t+1} (the whole gradient of h_t), ∂L/∂a_t = s_t ⊙ h_{t-1}, ∂L/∂h_0 = r_1, so the same
-    scan, run backwards, computes it. It keeps a, h_0 and the states, O(T) memory whatever the scan does in between
-    (a recorded Hillis–Steele scan keeps every round's T-long intermediates). Asked for a graph of the gradient
-    (``create_graph=True``), the backward runs eq. (min-backward) through :func:`linear_loop` instead, whose steps
-    autograd records, so that second derivatives are exact too."""
+    computed here as r_t = a_t ⊙ ∂L/∂h_t (the gradient reaching h_{t-1} through step t), whose recurrence
+    r_t = a_t ⊙ r_{t+1} + a_t ⊙ d_t, from r_{T+1} = 0, has the coefficients a_t themselves; ∂L/∂h_t = d_t + r_{t+1}
+    and ∂L/∂h_0 = r_1. So the same scan, run backwards, computes it. It keeps a, h_0 and the states, O(T) memory
+    whatever the scan does in between (a recorded Hillis–Steele scan keeps every round's T-long intermediates).
+    Asked for a graph of the gradient (``create_graph=True``), the backward runs eq. (min-backward) through
+    :func:`linear_loop` instead, whose steps autograd records, so that second derivatives are exact too."""
 
     generate_vmap_rule = True  # torch.func.vmap (the seeds trained together) runs forward and backward per seed
 
@@ -88,10 +89,10 @@ class _LinearRecurrence(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: recorded steps
             r = linear_loop(a.flip(0), (a * grad).flip(0), torch.zeros_like(h0)).flip(0)
         else:
-            r = ctx.states_of(a, a * grad, torch.zeros_like(h0), True)  # eq. (min-backward)
-        s = torch.cat([grad[:-1] + r[1:], grad[-1:]])  # ∂L/∂b_t = s_t = g_t + r_{t+1}
+            r = ctx.states_of(a, a * grad, torch.zeros_like(h0), True)  # eq. (min-backward), as r_t
+        s = torch.cat([grad[:-1] + r[1:], grad[-1:]])  # ∂L/∂h_t = d_t + r_{t+1} = ∂L/∂b_t
         grad_a = None
-        if ctx.needs_input_grad[0]:  # ∂L/∂a_t = s_t ⊙ h_{t-1}
+        if ctx.needs_input_grad[0]:  # ∂L/∂a_t = ∂L/∂h_t ⊙ h_{t-1}
             grad_a = torch.cat([(s[0] * h0).unsqueeze(0), s[1:] * states[:-1]])
         return grad_a, s, r[0] if ctx.needs_input_grad[2] else None, None
 
@@ -225,8 +226,8 @@ class _Minimal(nn.Module):
         raise NotImplementedError
 
     def candidate_states(self, x: Tensor) -> Tensor:
-        """h̃_t for every step of ``x``: W_h x_t + b_h, or with ``candidate="positive"`` Feng et al.'s g of it,
-        g(v) = v + 1/2 for v ≥ 0 and σ(v) below, which is positive and continuous with a continuous slope."""
+        """h̃_t for every step of ``x``: W_h x_t + b_h, or with ``candidate="positive"`` pos of it, Feng et al.'s g:
+        pos(v) = v + 1/2 for v ≥ 0 and σ(v) below, positive and continuous with a continuous slope."""
         v = self.linear_h(x)
         return torch.where(v >= 0, v + 0.5, torch.sigmoid(v)) if self.candidate == "positive" else v
 
