@@ -125,7 +125,7 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
     Each position t holds a pair (A, B) meaning "h_t = A ⊙ h_s + B" for some earlier s; a round with stride d
     composes it with the pair d positions back: (A, B) ← (A ⊙ A', A ⊙ B' + B). When the stride reaches T, every
     position is anchored at h_0. The backward pass is the reversed recurrence by the same scan
-    (:class:`_LinearRecurrence`).
+    (eq. min-backward, in ``_LinearRecurrence``).
     """
     _check_coefficients(a, b, h0)
     return _LinearRecurrence.apply(a, b, h0, _hillis_steele_states)
@@ -164,7 +164,7 @@ def linear_chunked_scan(a: Tensor, b: Tensor, h0: Tensor, chunk: int | None = No
     start to the next, and one product h_t = A_t ⊙ h_start + B_t finishes every position. That is ``chunk`` + T /
     ``chunk`` dependent steps instead of T (128 at T = 4096), each on a whole row of chunks, and 2T work instead of
     Hillis and Steele's T log₂ T: the scan to use where steps cost more than arithmetic, as on one CPU thread. The
-    backward pass is the reversed recurrence by the same scan (:class:`_LinearRecurrence`).
+    backward pass is the reversed recurrence by the same scan (eq. min-backward, in ``_LinearRecurrence``).
     """
     _check_coefficients(a, b, h0)
     size = math.isqrt(a.shape[0] - 1) + 1 if chunk is None else check_size("chunk", chunk)
