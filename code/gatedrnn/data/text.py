@@ -127,14 +127,19 @@ def sample(model: nn.Module, vocabulary: Vocabulary, prompt: str, length: int, t
     return vocabulary.decode(torch.tensor(drawn))
 
 
-def greedy_agreement(model: nn.Module, tokens: Tensor, starts: Tensor, prompt: int, length: int) -> tuple[Tensor, Tensor]:
+def greedy_agreement(
+    model: nn.Module, tokens: Tensor, starts: Tensor, prompt: int, length: int
+) -> tuple[Tensor, Tensor]:
     """How often the likeliest next character is the true one, ``length`` steps after a true ``prompt``, read in two
     ways from each position of ``starts`` in ``tokens``: *teacher-forced*, the model reads the true text at every
     step (as in training), and *free-running*, it reads its own previous choice (as when it generates). Returns the
     share of starts at which each way agrees with the true text, per step ahead: two float64 tensors [length]."""
     P, L = check_size("prompt", prompt), check_size("length", length)
-    if starts.dim() != 1 or starts.dtype.is_floating_point or not bool(((starts >= 0) & (starts + P + L <= len(tokens))).all()):
-        raise ValueError(f"starts: expected integer positions with starts + prompt + length <= {len(tokens)}, got {starts}")
+    inside = (starts >= 0) & (starts + P + L <= len(tokens))
+    if starts.dim() != 1 or starts.dtype.is_floating_point or not bool(inside.all()):
+        raise ValueError(
+            f"starts: expected integer positions with starts + prompt + length <= {len(tokens)}, got {starts}"
+        )
     device = model.readout.weight.device
     read = tokens[starts[None, :] + torch.arange(P + L)[:, None]].to(device)  # [P + L, N]: prompt and truth
     truth = read[P:]
