@@ -75,6 +75,21 @@ def test_owners_are_whole_tokens_of_the_file_name():
     assert roster.owners(Path("s123_hw.ipynb"), students) == []
 
 
+def test_ids_with_dots_dashes_and_at_signs_match_whole(tmp_path):
+    """LMS IDs such as j.doe, s-12 or an e-mail address hold characters that are not letters or digits: they match
+    where they stand whole in the file name, and not inside a longer ID."""
+    students = {"j.doe": "", "s-12": "", "ann@uni.edu": "", "doe": ""}
+    assert roster.owners(Path("j.doe_rnn-bptt.ipynb"), students) == ["j.doe"]
+    assert roster.owners(Path("hw_s-12.ipynb"), students) == ["s-12"]
+    assert roster.owners(Path("s-123_hw.ipynb"), students) == []
+    assert roster.owners(Path("ann@uni.edu - rnn-bptt.ipynb"), students) == ["ann@uni.edu"]
+    assert roster.owners(Path("jj.doe_hw.ipynb"), students) == ["doe"]  # the ID "doe" stands whole after "."
+    bad = tmp_path / "roster.csv"
+    bad.write_text("student_id,name\na/b,Ann\nc,Cy\n")
+    with pytest.warns(UserWarning, match="student_id 'a/b' holds a character no file name can"):
+        assert roster.read_roster(bad) == {"a/b": "Ann", "c": "Cy"}
+
+
 def test_roster_deadlines_duplicates_and_missing_students(tmp_path, monkeypatch):
     ag = autograder_zip(tmp_path)
     files = {name: tmp_path / name for name in

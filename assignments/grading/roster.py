@@ -1,6 +1,6 @@
 """Whose submission is whose, when it was handed in, and what lateness costs.
 
-A submission belongs to the roster's student whose ID appears in its *file name* as a whole token (the file names
+A submission belongs to the roster's student whose ID appears in its *file name* whole (the file names
 are what an LMS export gives; notebook metadata is left alone because a student can edit it). The submission time
 comes from a manifest (columns ``file`` and ``submitted_at``, ISO 8601) or else from the file's modification time.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +29,9 @@ def read_roster(path: Path) -> dict[str, str]:
                 continue
             if student in roster:
                 raise ValueError(f"roster: student_id {student!r} appears twice")
+            if "/" in student or "\0" in student:
+                warnings.warn(f"roster: student_id {student!r} holds a character no file name can, so no "
+                              "submission can match it", stacklevel=2)
             roster[student] = (row.get("name") or "").strip()
     if not roster:
         raise ValueError(f"roster: no students in {path}")
@@ -35,10 +39,19 @@ def read_roster(path: Path) -> dict[str, str]:
 
 
 def owners(submission: Path, roster: dict[str, str]) -> list[str]:
-    """The roster IDs that appear in the submission's file name as whole tokens (split on anything that is not a
-    letter or a digit)."""
-    tokens = set(re.split(r"[^0-9A-Za-z]+", submission.name))
-    return sorted(student for student in roster if student in tokens)
+    """The roster IDs that appear in the submission's file name whole: not run on into a letter or a digit on
+    either side, and not inside a longer ID that matches there (``doe`` is not found in ``j.doe_hw.ipynb`` when
+    ``j.doe`` is on the roster). An ID may hold any characters a file name can (``j.doe``, ``s-12``,
+    ``ann@uni.edu``)."""
+    spans = {student: [m.span() for m in re.finditer(rf"(?<![0-9A-Za-z]){re.escape(student)}(?![0-9A-Za-z])",
+                                                      submission.name)]
+             for student in roster}
+    found = [(student, span) for student, matches in spans.items() for span in matches]
+
+    def inside_longer(student: str, span: tuple[int, int]) -> bool:
+        return any(other != student and o[0] <= span[0] and span[1] <= o[1] and o != span for other, o in found)
+
+    return sorted({student for student, span in found if not inside_longer(student, span)})
 
 
 def parse_time(text: str, what: str) -> datetime:
