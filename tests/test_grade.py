@@ -125,6 +125,45 @@ def test_roster_deadlines_duplicates_and_missing_students(tmp_path, monkeypatch)
     assert (tmp_path / "fb" / "s1.md").read_text().startswith("# hw: feedback for Ada (s1)")
 
 
+def test_the_command_line_names_a_bad_input_in_one_line_and_takes_a_folder(tmp_path, monkeypatch, capsys):
+    ag = autograder_zip(tmp_path)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("s1_hw.ipynb", "s2_hw.ipynb"):
+        (folder / name).write_text("{}")
+    (folder / "readme.txt").write_text("not a notebook")
+    graded = []
+
+    def fake_grade_all(autograder_path, submissions, timeout, **options):
+        graded.extend(s.name for s in submissions)
+        return [synthetic(str(s), 4.0) for s in submissions]
+
+    monkeypatch.setattr(cli, "grade_all", fake_grade_all)
+    out = str(tmp_path / "grades.csv")
+    assert cli.main([str(ag), str(folder), "--out", out, "--deadline", "2026-12-01T23:59"]) == 0
+    assert graded == ["s1_hw.ipynb", "s2_hw.ipynb"]  # the folder's notebooks, and nothing else
+    assert "deadline '2026-12-01T23:59' has no time zone: read as UTC" in capsys.readouterr().err
+    bad_roster = tmp_path / "roster.csv"
+    bad_roster.write_text("id,name\n1,Ada\n")
+    cases = {
+        "roster: expected a CSV with a student_id column": [str(ag), str(folder), "--roster", str(bad_roster)],
+        "deadline: expected an ISO 8601 time": [str(ag), str(folder), "--deadline", "friday"],
+        "manifest: expected columns file and submitted_at": [str(ag), str(folder), "--manifest", str(bad_roster)],
+        "autograder: expected the autograder zip from `make assignments` first, got":
+            [str(folder / "s1_hw.ipynb"), str(ag)],
+        "submissions: no such file or folder": [str(ag), str(tmp_path / "missing")],
+        "submissions: no .ipynb file in the folder": [str(ag), str(tmp_path / "fb_none")],
+    }
+    (tmp_path / "fb_none").mkdir()
+    for message, argv in cases.items():
+        assert cli.main([*argv, "--out", out]) == 2, message
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(SystemExit):
+        cli.main([str(ag), str(folder), "--out", out, "--late-per-day", "10"])
+    assert "--late-per-day: a late penalty needs --deadline" in capsys.readouterr().err
+
+
 def test_bad_roster_manifest_and_deadline_are_named(tmp_path):
     bad = tmp_path / "roster.csv"
     bad.write_text("id,name\n1,Ada\n")

@@ -1,6 +1,6 @@
 """Grade submissions with an otter-grader autograder zip, offline, each in its own directory under a time limit.
 
-    python assignments/grade.py AUTOGRADER.zip SUBMISSION.ipynb [...] --out grades.csv
+    python assignments/grade.py AUTOGRADER.zip SUBMISSION.ipynb|FOLDER [...] --out grades.csv
         [--workers N] [--timeout SECONDS] [--memory GIB] [--feedback DIR] [--python PYTHON]
         [--roster roster.csv] [--manifest submissions.csv] [--deadline ISO-TIME]
         [--late-per-day PERCENT] [--late-cap PERCENT]
@@ -17,12 +17,13 @@ every public test with its failure message, and every hidden test by number and 
 message). The CSV links to it.
 
 Roster and deadlines. With ``--roster`` (a CSV with a ``student_id`` column and optionally ``name``), a submission
-belongs to the student whose ID appears in its *file name* as a whole token (the file names are what an LMS export
+belongs to the student whose ID appears in its *file name* whole (the file names are what an LMS export
 gives; notebook metadata is left alone because a student can edit it). Students without a submission get a row with
 status ``missing``; submissions that match no student, or more than one, are graded and reported; of several
 submissions by one student the latest counts and the others are reported as ``superseded``. The submission time is
 taken from ``--manifest`` (a CSV with columns ``file`` and ``submitted_at``, ISO 8601) or else from the file's
-modification time. With ``--deadline``, a late submission loses ``--late-per-day`` percent of its score for every
+modification time. A time without a time zone is read as UTC, and said so. With ``--deadline``, a late submission
+loses ``--late-per-day`` percent of its score for every
 started day, at most ``--late-cap`` percent; each adjustment is a column of the CSV.
 
 Code in a submission still runs with this user's rights: it can read what this user can read. The instructor guide
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -62,10 +64,29 @@ def grade_rows(chosen: Selection, grades: dict[Path, Grade], roster: dict[str, s
     return rows
 
 
+def notebooks(paths: list[Path]) -> list[Path]:
+    """The submissions named: each notebook as given, and the ``.ipynb`` files directly in each folder, sorted."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(path.glob("*.ipynb"))
+            if not inside:
+                raise ValueError(f"submissions: no .ipynb file in the folder {path}")
+            found += inside
+        elif path.suffix == ".zip":
+            raise ValueError(f"submissions: {path} is a zip; the autograder zip comes first, then the notebooks")
+        elif not path.is_file():
+            raise ValueError(f"submissions: no such file or folder: {path}")
+        else:
+            found.append(path)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("autograder", type=Path, help="the autograder zip from `make assignments`")
-    parser.add_argument("submissions", type=Path, nargs="+", help="submitted notebooks (.ipynb)")
+    parser.add_argument("submissions", type=Path, nargs="+",
+                        help="submitted notebooks (.ipynb), or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="the CSV of grades to write")
     parser.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
@@ -83,10 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.late_per_day <= 100 or not 0 <= args.late_cap <= 100:
         parser.error("--late-per-day and --late-cap: expected percentages between 0 and 100")
-    deadline = parse_time(args.deadline, "deadline") if args.deadline else None
-    points = questions(args.autograder)
-    times = submission_times(args.submissions, args.manifest)
-    roster = read_roster(args.roster) if args.roster else {}
+    if args.late_per_day and not args.deadline:
+        parser.error("--late-per-day: a late penalty needs --deadline")
+    try:  # a bad input is one line naming it, not a traceback
+        if args.autograder.suffix != ".zip" or not args.autograder.is_file():
+            raise ValueError(f"autograder: expected the autograder zip from `make assignments` first, got "
+                             f"{args.autograder}")
+        deadline = parse_time(args.deadline, "deadline") if args.deadline else None
+        if args.deadline and datetime.fromisoformat(args.deadline.strip()).tzinfo is None:
+            print(f"deadline {args.deadline!r} has no time zone: read as UTC", file=sys.stderr)
+        points = questions(args.autograder)
+        args.submissions = notebooks(args.submissions)
+        times = submission_times(args.submissions, args.manifest)
+        roster = read_roster(args.roster) if args.roster else {}
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
 
     chosen = select(args.submissions, roster, times)
     grades = dict(zip(chosen.graded, grade_all(args.autograder, chosen.graded, args.timeout, workers=args.workers,
