@@ -16,7 +16,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 from torch import Tensor
@@ -63,16 +63,23 @@ class _WriteCounter(TorchDispatchMode):
         return out
 
 
+_Mode = TypeVar("_Mode", bound=TorchDispatchMode)
+
+
+def _run_under(mode: _Mode, run: Callable[[], object]) -> _Mode:
+    """``run()`` with ``mode`` watching every operation it dispatches; returns the mode, with what it saw."""
+    if not callable(run):
+        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
+    with mode:
+        run()
+    return mode
+
+
 def elements_written(run: Callable[[], object]) -> int:
     """How many tensor elements the operations that ``run()`` executes write, forward and backward, on the CPU (the
     count does not depend on the device, and a CUDA backward pass runs in threads this count would not see). A
     measure of memory traffic that, unlike time, no other program on the machine can change."""
-    if not callable(run):
-        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
-    counter = _WriteCounter()
-    with counter:
-        run()
-    return counter.count
+    return _run_under(_WriteCounter(), run).count
 
 
 class _Recorder(TorchDispatchMode):
@@ -92,23 +99,13 @@ class _Recorder(TorchDispatchMode):
 def operations_called(run: Callable[[], object]) -> set[str]:
     """The names of the ATen operations (``aten::mm``, ``aten::mkldnn_rnn_layer``, ...) that ``run()`` calls in this
     thread: which kernels a module's forward pass really uses on this device."""
-    if not callable(run):
-        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
-    recorder = _Recorder()
-    with recorder:
-        run()
-    return recorder.names
+    return _run_under(_Recorder(), run).names
 
 
 def operation_count(run: Callable[[], object]) -> int:
     """How many ATen operations ``run()`` dispatches on the CPU, forward and backward (a CPU backward pass runs in
     the calling thread, where the count sees it): the calls whose fixed cost a loop over time pays at every step."""
-    if not callable(run):
-        raise TypeError(f"run: expected a callable, got {type(run).__name__}")
-    recorder = _Recorder()
-    with recorder:
-        run()
-    return recorder.calls
+    return _run_under(_Recorder(), run).calls
 
 
 @contextlib.contextmanager

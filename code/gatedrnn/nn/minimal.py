@@ -151,8 +151,7 @@ def _chunked_states(a: Tensor, b: Tensor, h0: Tensor, reverse: bool, size: int) 
         starts[k] = h
         h = B[k, end] + A[k, end] * h
     B += A * starts.unsqueeze(1)  # h_t = A_t ⊙ h_start + B_t
-    states = B
-    return states.view(count * size, *states.shape[2:])[:T]
+    return B.view(count * size, *B.shape[2:])[:T]
 
 
 def linear_chunked_scan(a: Tensor, b: Tensor, h0: Tensor, chunk: int | None = None) -> Tensor:
