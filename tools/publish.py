@@ -8,14 +8,14 @@ The published tree, exactly what is deployed:
 
     index.html, chapters/, _static/ ...   the book (``_build/html``)
     student/                              the student edition (``_build/student/_build/html``)
-    notebooks/chapters/<name>.ipynb       every chapter's executed notebook, outputs kept
+    notebooks/chapters/<name>.ipynb       every chapter's executed notebook, outputs kept, its prose as on the page
+    notebooks/student/chapters/<name>.ipynb   the same without the exercise solutions (the student edition's)
     wheels/gatedrnn-<version>-py3-none-any.whl   the package the notebooks install outside the repository
 
 The site's address (``html_baseurl`` in ``_config.yml``) and the package's version (``gatedrnn.__version__``) are
 read from their one source; the install cell, the wheel's address and the notebooks' Colab links follow from them.
 """
 
-import json
 import re
 import shutil
 import subprocess
@@ -96,19 +96,21 @@ def assemble() -> None:
     shutil.rmtree(PUBLISH, ignore_errors=True)
     shutil.copytree(book, PUBLISH, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
     shutil.copytree(student, PUBLISH / "student", ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
-    notebooks = PUBLISH / "notebooks"
-    for page in chapters():
-        relative = page.relative_to(ROOT).with_suffix(".ipynb")
-        executed = BUILD / "jupyter_execute" / relative
-        notebook = json.loads(executed.read_text())
-        (notebooks / relative).parent.mkdir(parents=True, exist_ok=True)
-        (notebooks / relative).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    # Each edition's build wrote its notebooks into its _sources/ (tools/jupyter_markdown.py).
+    for tree, notebooks in ((book, PUBLISH / "notebooks"), (student, PUBLISH / "notebooks" / "student")):
+        for page in chapters():
+            relative = page.relative_to(ROOT).with_suffix(".ipynb")
+            source = tree / "_sources" / relative
+            if not source.is_file():
+                raise FileNotFoundError(f"{source} is missing: the build did not write the chapter's notebook")
+            (notebooks / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, notebooks / relative)
     build_wheel(PUBLISH / "wheels")
     # GitHub Pages would otherwise run Jekyll, which drops the folders whose names start with "_" (_static).
     (PUBLISH / ".nojekyll").touch()
     size = sum(path.stat().st_size for path in PUBLISH.rglob("*") if path.is_file())
     pages = len(list(PUBLISH.glob("chapters/*.html"))) + len(list(PUBLISH.glob("student/chapters/*.html")))
-    print(f"published {pages} chapter pages (both editions), {len(chapters())} notebooks and {WHEEL} "
+    print(f"published {pages} chapter pages and {2 * len(chapters())} notebooks (both editions), and {WHEEL} "
           f"in {PUBLISH.relative_to(ROOT)}: {size / 2**20:.1f} MiB")
 
 

@@ -131,14 +131,19 @@ def repository() -> str:
     return urlsplit(url).path.strip("/")
 
 
+def notebooks_of(edition: str) -> str:
+    """The folder of an edition's notebooks under notebooks/ (in the tree and on the notebooks branch)."""
+    return "student/" if edition == "student" else ""
+
+
 def test_colab_link(site, publish, chapter):
     edition, page = chapter
     report = site.report(edition, page)
     name = stem(page)
-    notebook = publish / "notebooks" / "chapters" / f"{name}.ipynb"
-    expected = f"{COLAB}github/{repository()}/blob/notebooks/chapters/{name}.ipynb"
+    notebook = publish / "notebooks" / notebooks_of(edition) / "chapters" / f"{name}.ipynb"
+    expected = f"{COLAB}github/{repository()}/blob/notebooks/{notebooks_of(edition)}chapters/{name}.ipynb"
     if not report["colab"]:
-        assert edition == "student" or not notebook.exists(), (
+        assert not notebook.exists(), (
             f"{report['url']} has no Colab link, though its notebook {notebook.relative_to(publish)} is published")
         return
     wrong = [href for href in report["colab"] if href != expected]
@@ -168,9 +173,9 @@ def cells(notebook: dict) -> list[dict]:
 def test_download_notebook(site, publish, chapter):
     edition, page = chapter
     report = site.report(edition, page)
-    notebook = publish / "notebooks" / "chapters" / f"{stem(page)}.ipynb"
+    notebook = publish / "notebooks" / notebooks_of(edition) / "chapters" / f"{stem(page)}.ipynb"
     if not report["download"]:
-        assert edition == "student" or not notebook.exists(), (
+        assert not notebook.exists(), (
             f"{report['url']} has no .ipynb download link, though its notebook is published")
         return
     for url in report["download"]:
