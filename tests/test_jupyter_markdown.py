@@ -88,7 +88,7 @@ def test_code_cells_keep_their_place():
     chunks = ["# Title", "Text before.", jupyter_markdown.CodeCell(2), "Text after.", "## Next", "More."]
     notebook = jupyter_markdown.rewrite(executed, chunks)
     assert [(cell["cell_type"], cell["source"]) for cell in notebook["cells"]] == [
-        ("markdown", "# Title\n\nText before."), ("code", "install"), ("code", "shown"),
+        ("code", "install"), ("markdown", "# Title\n\nText before."), ("code", "shown"),
         ("markdown", "Text after."), ("markdown", "## Next\n\nMore.")]
     folded = jupyter_markdown.rewrite(executed, [jupyter_markdown.CodeCell(3, folded=True)])
     assert folded["cells"][-1]["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}

@@ -342,8 +342,9 @@ def is_removed(cell: dict) -> bool:
 def rewrite(executed: dict, chunks: list[Chunk]) -> dict:
     """The executed notebook with its Markdown cells replaced by ``chunks``' Markdown, its code cells kept.
 
-    A code cell that the page leaves out stays before the next one the page shows, if it is tagged ``remove-cell``;
-    otherwise it went with a removed solution and is left out here too.
+    A code cell that the page leaves out, if it is tagged ``remove-cell``, stays at the top when it came before all
+    text (the install cell), else before the next code cell the page shows; a code cell left out without that tag
+    went with a removed solution, and is left out here too.
     """
     notebook = copy.deepcopy(executed)
     code = {index: cell for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"}
@@ -352,7 +353,12 @@ def rewrite(executed: dict, chunks: list[Chunk]) -> dict:
     if unknown:
         raise ValueError(f"the page shows code cells {sorted(unknown)} that its notebook does not have")
     hidden = sorted(index for index in code if index not in shown and is_removed(code[index]))
-    cells, text = [], []
+    # The cells before the first Markdown cell (the install cell) stay at the very top.
+    first_text = next((index for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] != "code"),
+                      len(notebook["cells"]))
+    cells = [code[index] for index in hidden if index < first_text]
+    hidden = [index for index in hidden if index >= first_text]
+    text: list[str] = []
 
     def flush() -> None:
         cells.extend(markdown_cell(block) for block in headed(text))
