@@ -6,7 +6,8 @@
 #   make student-book  the book with every exercise solution removed, into _build/student/_build/html
 #   make gpu-check  on a machine with a CUDA GPU: the GPU code checked and timed, into measurements/gpu/
 #   make publish  everything that is deployed, in _build/publish: both editions, every chapter's executed notebook
-#                 and the package's wheel (the GitHub workflow deploys exactly this tree)
+#                 and the package's wheel (the GitHub workflow deploys exactly this tree); with
+#                 GATEDRNN_PUBLISH_ONLY=student, the student edition and its notebooks alone
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,7 @@ SOURCE = ROOT / "assignments"
 OUTPUT = ROOT / "_build" / "assignments"
 sys.path.insert(0, str(ROOT / "tools"))
 import publish  # noqa: E402  (the wheel's name and how it is built)
+from grading.autograder import QUESTION_ORDER  # noqa: E402
 
 # What grading a submission needs, pinned as requirements.lock pins it: otter (without its Google plugins) and the
 # package's own dependencies; the package itself comes as the wheel inside the zip.
@@ -39,6 +41,13 @@ GRADING_PACKAGES = ("otter-grader", "torch", "numpy", "matplotlib", "tqdm")
 GRADING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 # Where Gradescope and otter's Docker image unpack the autograder zip.
 AUTOGRADER_SOURCE = "/autograder/source"
+
+
+# What the export cell at the end of every assignment tells the student (it writes a zip with the notebook, no PDF:
+# that would need LaTeX).
+HAND_IN = ("Save the notebook (File → Save; on Colab this is done for you), then run the cell below. It checks "
+           "every question once more and writes a zip file next to this notebook (on Colab: in the Files panel, "
+           "on the left). Upload that zip, or the notebook itself, where your teacher collects the assignment.")
 
 
 def pinned(packages: tuple[str, ...] = GRADING_PACKAGES) -> list[str]:
@@ -58,7 +67,8 @@ def grading_config(wheel: str) -> dict:
     """The ASSIGNMENT CONFIG settings that make the autograder zip carry its environment. Otter's own first cell
     (``import otter``) is replaced by :func:`first_cells`, which installs otter first where it is missing."""
     return {"requirements": [*pinned(), f"{AUTOGRADER_SOURCE}/files/{wheel}"], "overwrite_requirements": True,
-            "autograder_files": [wheel], "python_version": GRADING_PYTHON, "init_cell": False}
+            "autograder_files": [wheel], "python_version": GRADING_PYTHON, "init_cell": False,
+            "export_cell": {"pdf": False, "force_save": False, "instructions": HAND_IN}}
 
 
 def first_cells(name: str) -> list[dict]:
@@ -77,7 +87,33 @@ if "google.colab" in sys.modules and not os.path.exists("{name}.ipynb"):
     from google.colab import _message
     with open("{name}.ipynb", "w") as _file:
         json.dump(_message.blocking_request("get_ipynb")["ipynb"], _file)"""
-    start = f'# Initialize Otter\nimport otter\ngrader = otter.Notebook("{name}.ipynb")'
+    start = f"""# Initialize Otter: this notebook under any file name (a browser's second download adds " (1)").
+import glob, json, os, sys
+import otter
+
+def _this_notebook(name):
+    session = os.environ.get("JPY_SESSION_NAME", "")  # the notebook's path, where the Jupyter server says
+    if session.endswith(".ipynb") and os.path.isfile(session):
+        return session
+    if os.path.isfile(name + ".ipynb"):
+        return name + ".ipynb"
+    def assignment(path):
+        try:
+            with open(path) as file:
+                return json.load(file)["metadata"]["otter"]["assignment_name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    mine = [path for path in glob.glob("*.ipynb") if assignment(path) == name]
+    return max(mine, key=os.path.getmtime) if mine else None
+
+grader = otter.Notebook(_this_notebook("{name}"))
+if "google.colab" in sys.modules:  # Colab keeps the notebook in the browser: export what is there now
+    def _export_current(*args, _export=grader.export, **kwargs):
+        from google.colab import _message
+        with open(grader._notebook or "{name}.ipynb", "w") as _file:
+            json.dump(_message.blocking_request("get_ipynb")["ipynb"], _file)
+        return _export(*args, **kwargs)
+    grader.export = _export_current"""
     locked = {"editable": False, "deletable": False}
     return [{"cell_type": "code", "execution_count": None, "id": f"gatedrnn-{role}", "metadata": dict(locked),
              "outputs": [], "source": source} for role, source in (("install", install), ("otter-init", start))]
@@ -123,6 +159,8 @@ def build(master: Path) -> Path:
     subprocess.run([bin_dir / "otter", "assign", notebook.name, out / "dist"], check=True, cwd=out / "master")
     (zip_file,) = (out / "dist" / "autograder").glob(f"{name}-autograder_*.zip")
     shutil.copy(zip_file, out / f"{name}-autograder.zip")
+    with zipfile.ZipFile(out / f"{name}-autograder.zip", "a") as archive:  # the questions in the notebook's order
+        archive.writestr(QUESTION_ORDER, json.dumps(re.findall(r"# BEGIN QUESTION\nname: (\w+)", master.read_text())))
     shutil.copytree(out / "dist" / "student", out / "student")
     (out / "solution").mkdir()
     shutil.copy(out / "dist" / "autograder" / f"{name}.ipynb", out / "solution" / f"{name}.ipynb")

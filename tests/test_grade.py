@@ -4,6 +4,7 @@ redaction of hidden tests, checked on synthetic grades (tests/grading runs the r
 from __future__ import annotations
 
 import csv
+import json
 import sys
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -29,10 +30,20 @@ def test_hidden(f):
 '''
 
 
-def autograder_zip(tmp_path: Path) -> Path:
+def autograder_zip(tmp_path: Path, bonus: bool = False) -> Path:
     path = tmp_path / "hw-autograder.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("tests/q1.py", TEST_FILE)
+        if bonus:
+            archive.writestr("tests/bonus_q2.py", TEST_FILE.replace('"q1"', '"bonus_q2"').replace("= 4", "= 3"))
+        archive.writestr("otter_config.json", json.dumps({"assignment_name": "hw"}))
+    return path
+
+
+def notebook_of(path: Path, assignment: str) -> Path:
+    """A notebook as otter releases it: its assignment's name in its metadata."""
+    path.write_text(json.dumps({"cells": [], "metadata": {"otter": {"assignment_name": assignment}},
+                                "nbformat": 4, "nbformat_minor": 5}))
     return path
 
 
@@ -196,3 +207,72 @@ def test_a_kernel_that_does_not_start_is_retried_once_and_only_then(monkeypatch)
     monkeypatch.setattr(isolation, "_attempt", lambda *a: calls.append(1) or isolation.Grade("s", {"q1": 0.0}, "error", 1.0,
                                                                                     "NameError: x"))
     assert isolation.grade_one(b"", "s.ipynb", b"{}", "s", {"q1": 4.0}, timeout=600).status == "error" and calls == [1]
+
+
+def test_a_bonus_adds_to_the_score_not_to_what_is_possible(tmp_path, monkeypatch):
+    ag = autograder_zip(tmp_path, bonus=True)
+    points = autograder.questions(ag)
+    assert points == {"bonus_q2": 3.0, "q1": 4.0} and autograder.possible(points) == 4.0
+    submission = notebook_of(tmp_path / "s1_hw.ipynb", "hw")
+
+    def fake_grade_all(autograder_path, submissions, timeout, **options):
+        return [isolation.Grade(str(s), {"q1": 4.0, "bonus_q2": 3.0}, "graded", 1.0) for s in submissions]
+
+    monkeypatch.setattr(cli, "grade_all", fake_grade_all)
+    out = tmp_path / "grades.csv"
+    assert cli.main([str(ag), str(submission), "--out", str(out), "--feedback", str(tmp_path / "fb")]) == 0
+    (row,) = csv.DictReader(out.read_text().splitlines())
+    assert (row["total"], row["possible"], row["percent"]) == ("7.0", "4.0", "175.0")
+    text = (tmp_path / "fb" / "s1_hw.md").read_text()
+    assert "**Total: 7 of 4** (bonus questions add to the total: bonus_q2)" in text and "| 3 (bonus) |" in text
+
+
+def test_the_zip_of_another_assignment_stops_before_grading(tmp_path, monkeypatch, capsys):
+    ag = autograder_zip(tmp_path)
+    right, wrong = notebook_of(tmp_path / "s1_hw.ipynb", "hw"), notebook_of(tmp_path / "s2_hw.ipynb", "claims")
+    monkeypatch.setattr(cli, "grade_all", lambda *args, **kwargs: pytest.fail("graded with the wrong zip"))
+    assert cli.main([str(ag), str(right), str(wrong), "--out", str(tmp_path / "grades.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "hw-autograder.zip grades 'hw', but s2_hw.ipynb is 'claims'" in err and "s1_hw" not in err
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_a_hidden_test_names_the_rule_broken_and_nothing_else():
+    message = ('Traceback (most recent call last):\n  File "tests/q1.py", line 9, in test_hidden\n'
+               '    assert f(10) == 20, "secret expectation for ten"\n'
+               'AssertionError: rule: f must not use autograd\nValueError: rule: assert f(10) == 20, "secret '
+               'expectation for ten"')
+    kept = isolation.rules(message)
+    assert kept.splitlines() == ["rule: f must not use autograd",
+                                 'rule: assert f(10) == 20, "secret expectation for ten"']
+    grade = synthetic("s1_hw.ipynb", 2.0)
+    grade.cases["q1"][1]["message"] = kept
+    text = feedback.feedback_text(feedback.Row("s1", "", grade), {"q1": 4.0}, "hw",
+                                  {'assert f(10) == 20, "secret expectation for ten"'})
+    assert "hidden test 2 (2 points): failed\n  - rule: f must not use autograd" in text
+    assert "secret expectation" not in text and "[line of a hidden test removed]" in text
+
+
+def test_questions_in_the_assignments_order_and_what_a_rerun_leaves(tmp_path, monkeypatch):
+    ag = autograder_zip(tmp_path, bonus=True)
+    assert list(autograder.questions(ag)) == ["bonus_q2", "q1"]  # no recorded order: by name
+    with zipfile.ZipFile(ag, "a") as archive:
+        archive.writestr(autograder.QUESTION_ORDER, json.dumps(["q1", "bonus_q2"]))
+    assert list(autograder.questions(ag)) == ["q1", "bonus_q2"]
+    submissions = [notebook_of(tmp_path / f"{who}_hw.ipynb", "hw") for who in ("s1", "s2")]
+    grades = [synthetic(str(submissions[0]), 1.0), isolation.Grade(str(submissions[1]), {"q1": 0.0, "bonus_q2": 0.0},
+                                                                 "error", 2.0, "Traceback\nNotJSONError: bad file\n")]
+    grades[0].scores["bonus_q2"] = 0.0
+    grades[0].cases["q1"][0]["points"] = 1.0
+    monkeypatch.setattr(cli, "grade_all", lambda *args, **kwargs: grades)
+    fb, out = tmp_path / "fb", tmp_path / "grades.csv"
+    fb.mkdir()
+    (fb / "s9_hw.md").write_text("# hw: feedback for someone graded before\n")
+    (fb / "notes.md").write_text("# my own notes\n")
+    assert cli.main([str(ag), *map(str, submissions), "--out", str(out), "--feedback", str(fb)]) == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[3:5] == ["q1", "bonus_q2"] and header[-1] == "detail"
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [row["detail"] for row in rows] == ["", "NotJSONError: bad file"]
+    assert sorted(path.name for path in fb.iterdir()) == ["notes.md", "s1_hw.md", "s2_hw.md"]
+    assert "public test 1 (1 point): failed" in (fb / "s1_hw.md").read_text()

@@ -1,6 +1,7 @@
 """Assemble the published tree of the book, and keep every chapter's install cell in step with it.
 
-    python tools/publish.py                 write _build/publish/ from the builds (``make publish`` runs this)
+    python tools/publish.py                 write _build/publish/ from the builds (``make publish`` runs this);
+                                            GATEDRNN_PUBLISH_ONLY=student: the student edition alone
     python tools/publish.py install-cells   write the install cell at the top of every chapter
     python tools/publish.py check           fail if a chapter's install cell differs from the one written here
 
@@ -16,6 +17,7 @@ The site's address (``html_baseurl`` in ``_config.yml``) and the package's versi
 read from their one source; the install cell, the wheel's address and the notebooks' Colab links follow from them.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -87,17 +89,27 @@ def build_wheel(destination: Path) -> Path:
     return wheel
 
 
-def assemble() -> None:
-    """Write ``_build/publish`` from the two builds and the executed notebooks."""
+# The redirect at the site's root when only the student edition is published.
+TO_STUDENT = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Student edition</title>'
+              '<meta http-equiv="refresh" content="0; url=student/index.html"></head>'
+              '<body><a href="student/index.html">The student edition</a></body></html>\n')
+
+
+def assemble(student_only: bool = False) -> None:
+    """Write ``_build/publish`` from the two builds and their notebooks. With ``student_only`` (while an exercise
+    sheet is open) the tree holds the student edition and its notebooks alone, where they always are, and the
+    site's root leads to it: no solution is published, and every link of that edition still holds."""
     book, student = BUILD / "html", BUILD / "student" / "_build" / "html"
-    for tree in (book, student):
+    editions = {student: (PUBLISH / "student", PUBLISH / "notebooks" / "student")}
+    if not student_only:
+        editions = {book: (PUBLISH, PUBLISH / "notebooks"), **editions}
+    for tree in editions:
         if not (tree / "index.html").exists():
             raise FileNotFoundError(f"{tree} holds no built book: run make book and make student-book first")
     shutil.rmtree(PUBLISH, ignore_errors=True)
-    shutil.copytree(book, PUBLISH, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
-    shutil.copytree(student, PUBLISH / "student", ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
-    # Each edition's build wrote its notebooks into its _sources/ (tools/jupyter_markdown.py).
-    for tree, notebooks in ((book, PUBLISH / "notebooks"), (student, PUBLISH / "notebooks" / "student")):
+    for tree, (site, notebooks) in editions.items():
+        shutil.copytree(tree, site, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"), dirs_exist_ok=True)
+        # Each edition's build wrote its notebooks into its _sources/ (tools/jupyter_markdown.py).
         for page in chapters():
             relative = page.relative_to(ROOT).with_suffix(".ipynb")
             source = tree / "_sources" / relative
@@ -105,13 +117,16 @@ def assemble() -> None:
                 raise FileNotFoundError(f"{source} is missing: the build did not write the chapter's notebook")
             (notebooks / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, notebooks / relative)
+    if student_only:
+        (PUBLISH / "index.html").write_text(TO_STUDENT)
     build_wheel(PUBLISH / "wheels")
     # GitHub Pages would otherwise run Jekyll, which drops the folders whose names start with "_" (_static).
     (PUBLISH / ".nojekyll").touch()
     size = sum(path.stat().st_size for path in PUBLISH.rglob("*") if path.is_file())
     pages = len(list(PUBLISH.glob("chapters/*.html"))) + len(list(PUBLISH.glob("student/chapters/*.html")))
-    print(f"published {pages} chapter pages and {2 * len(chapters())} notebooks (both editions), and {WHEEL} "
-          f"in {PUBLISH.relative_to(ROOT)}: {size / 2**20:.1f} MiB")
+    print(f"published {pages} chapter pages and {len(editions) * len(chapters())} notebooks "
+          f"({'the student edition alone' if student_only else 'both editions'}), and {WHEEL} "
+          f"in {PUBLISH}: {size / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
@@ -123,6 +138,9 @@ if __name__ == "__main__":
         if stale:
             sys.exit(f"install cell missing or stale in: {', '.join(stale)} (run python tools/publish.py install-cells)")
     elif command == "assemble":
-        assemble()
+        only = os.environ.get("GATEDRNN_PUBLISH_ONLY", "")
+        if only not in ("", "student"):
+            sys.exit(f"GATEDRNN_PUBLISH_ONLY: expected student or nothing, got {only!r}")
+        assemble(student_only=only == "student")
     else:
         sys.exit(f"unknown command {command!r}: expected assemble, install-cells or check")

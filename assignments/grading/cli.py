@@ -12,9 +12,15 @@ any reason, every process left in its group is killed. A submission that edits a
 feedback changes nothing: the others were read before, and the results are written once, after the last grade. If a
 submission changes the autograder zip itself, grading stops with an error.
 
+Before grading, every notebook's assignment (in its metadata) is checked against the zip's: the zip of another
+assignment stops the run with the files it does not fit.
+
+Points. A question whose name starts with ``bonus_`` adds its points to the total but not to what is possible: the
+CSV's ``possible`` and ``percent`` count the other questions only, so full marks on them are 100 %.
+
 Feedback. With ``--feedback DIR`` every graded submission gets ``DIR/<student or file>.md``: each question's score,
 every public test with its failure message, and every hidden test by number and points only (never its code or
-message). The CSV links to it.
+message), with the rule it found broken, if any (autograd where the question forbids it …). The CSV links to it.
 
 Roster and deadlines. With ``--roster`` (a CSV with a ``student_id`` column and optionally ``name``), a submission
 belongs to the student whose ID appears in its *file name* whole (the file names are what an LMS export
@@ -39,7 +45,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from grading.autograder import hidden_lines, questions
+from grading.autograder import assignment_name, hidden_lines, notebook_assignment, possible, questions
 from grading.feedback import Row, write_csv, write_feedback
 from grading.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, Grade, grade_all
 from grading.roster import Selection, late_penalty, parse_time, read_roster, select, submission_times
@@ -115,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deadline {args.deadline!r} has no time zone: read as UTC", file=sys.stderr)
         points = questions(args.autograder)
         args.submissions = notebooks(args.submissions)
+        expected = assignment_name(args.autograder)
+        other = {path: found for path in args.submissions
+                 if (found := notebook_assignment(path)) is not None and found != expected}
+        if other:
+            raise ValueError(f"autograder: {args.autograder.name} grades {expected!r}, but "
+                             + ", ".join(f"{path.name} is {found!r}" for path, found in other.items())
+                             + ": is it the zip of another assignment?")
         times = submission_times(args.submissions, args.manifest)
         roster = read_roster(args.roster) if args.roster else {}
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
@@ -130,11 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         write_feedback(rows, points, assignment, hidden_lines(args.autograder), args.feedback, args.out.resolve().parent)
     write_csv(rows, points, args.out)
 
-    possible = sum(points.values())
     for row in rows:
         who = row.student_id or (row.grade.submission if row.grade else "")
         status = row.grade.status if row.grade else "missing"
-        print(f"{who}: {row.total:g}/{possible:g} ({status}{', ' + row.note if row.note else ''})")
+        print(f"{who}: {row.total:g}/{possible(points):g} ({status}{', ' + row.note if row.note else ''})")
     if roster:
         missing = [s for s in roster if s not in chosen.owner.values()]
         unmatched = [s for s in args.submissions if s in chosen.notes]

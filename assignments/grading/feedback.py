@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from grading.autograder import is_bonus, possible
 from grading.isolation import Grade
 
 
@@ -44,13 +45,15 @@ def feedback_text(row: Row, points: dict[str, float], assignment: str, secret: s
                                                                 if row.submitted_at else ""), ""]
     if row.penalty_percent:
         lines += [f"Late by {row.days_late} day(s): {row.penalty_percent:g} % taken off.", ""]
-    lines += [f"**Total: {row.total:g} of {sum(points.values()):g}**", ""]
+    bonus = [question for question in points if is_bonus(question)]
+    lines += [f"**Total: {row.total:g} of {possible(points):g}**" + (
+        f" (bonus questions add to the total: {', '.join(bonus)})" if bonus else ""), ""]
     if grade.status != "graded":
         reason = ("it ran past the time limit and was stopped" if grade.status == "timeout"
                   else "the grader could not run it (is it a notebook that opens in Jupyter?)")
         lines += [f"This submission scored zero on every question: {reason}.", ""]
     lines += ["| question | score | possible |", "|---|---|---|"]
-    lines += [f"| {q} | {grade.scores[q]:g} | {p:g} |" for q, p in points.items()]
+    lines += [f"| {q} | {grade.scores[q]:g} | {p:g}{' (bonus)' if is_bonus(q) else ''} |" for q, p in points.items()]
     for question in points:
         cases = grade.cases.get(question)
         if not cases:
@@ -58,8 +61,11 @@ def feedback_text(row: Row, points: dict[str, float], assignment: str, secret: s
         lines += ["", f"## {question}: {grade.scores[question]:g} of {points[question]:g}", ""]
         for number, case in enumerate(cases, start=1):
             kind = "hidden test" if case["hidden"] else "public test"
-            worth = f" ({case['points']:g} points)" if case.get("points") is not None else ""
+            worth = (f" ({case['points']:g} point{'' if case['points'] == 1 else 's'})"
+                     if case.get("points") is not None else "")
             lines.append(f"- {kind} {number}{worth}: {'passed' if case['passed'] else 'failed'}")
+            if case["hidden"] and not case["passed"] and case["message"].strip():  # the rules it found broken
+                lines += [f"  - {redacted(line, secret)}" for line in case["message"].strip().splitlines()]
             if not case["hidden"] and not case["passed"] and case["message"].strip():
                 message = "\n".join("[line of a hidden test removed]" if line.strip() in secret else line
                                     for line in case["message"].strip().splitlines())
@@ -68,26 +74,47 @@ def feedback_text(row: Row, points: dict[str, float], assignment: str, secret: s
     return "\n".join(lines) + "\n"
 
 
+def redacted(line: str, secret: set[str]) -> str:
+    """The line, unless it holds a line of a hidden test."""
+    return "[line of a hidden test removed]" if any(hidden in line for hidden in secret) else line
+
+
+def detail(grade: Grade | None) -> str:
+    """Why a run scored nothing (time limit, a notebook that would not run), in its last non-empty line."""
+    if grade is None or grade.status == "graded" and not grade.detail:
+        return ""
+    lines = [line.strip() for line in grade.detail.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else grade.status
+
+
 def write_csv(rows: list[Row], points: dict[str, float], path: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student_id", "name", "submission", *points, "raw_total", "days_late", "penalty_percent",
-                         "total", "possible", "status", "submitted_at", "seconds", "feedback", "note"])
+                         "total", "possible", "percent", "status", "submitted_at", "seconds", "feedback", "note",
+                         "detail"])
         for row in rows:
             grade = row.grade
             scores = [grade.scores[q] for q in points] if grade else [0.0] * len(points)
             writer.writerow([row.student_id, row.name, grade.submission if grade else "", *scores,
                              grade.total if grade else 0.0, row.days_late, row.penalty_percent,
-                             round(row.total, 6), sum(points.values()), grade.status if grade else "missing",
+                             round(row.total, 6), possible(points), round(100 * row.total / possible(points), 2),
+                             grade.status if grade else "missing",
                              row.submitted_at.isoformat() if row.submitted_at else "",
-                             f"{grade.seconds:.1f}" if grade else "", row.feedback, row.note])
+                             f"{grade.seconds:.1f}" if grade else "", row.feedback, row.note,
+                             detail(grade)])
 
 
 def write_feedback(rows: list[Row], points: dict[str, float], assignment: str, secret: set[str], directory: Path,
                    csv_dir: Path) -> None:
     """Write :func:`feedback_text` of every graded row to ``directory/<student ID or file stem>.md`` (made unique
-    with -2, -3, ...) and set the row's ``feedback`` to that file's path relative to ``csv_dir``."""
+    with -2, -3, ...) and set the row's ``feedback`` to that file's path relative to ``csv_dir``. The feedback files
+    of an earlier run for the same assignment are removed first; other files are left alone."""
     directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.md"):  # an earlier run's feedback for this assignment, which this run replaces
+        with old.open() as handle:
+            if handle.readline().startswith(f"# {assignment}: feedback for "):
+                old.unlink()
     used: set[str] = set()
     for row in rows:
         if row.grade is None:

@@ -10,8 +10,10 @@ with an error. Code in a submission still runs with this user's rights: it can r
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +35,8 @@ KERNEL_START_S = 240
 TAG_VARIABLE = "GATEDRNN_GRADING_RUN"
 
 # Run inside the grading process: otter grades the notebook and the per-test results are written as JSON. A hidden
-# test's message is dropped here already, so that nothing about its code leaves the grading directory.
+# test's message is dropped here already, so that nothing about its code leaves the grading directory, except the
+# rules it found broken: an exception whose message starts with "rule: " (autograd used where it is not allowed …).
 RUNNER = r"""
 import json, os, resource, sys
 submission, autograder, out, memory, kernel_start = sys.argv[1:6]
@@ -49,17 +52,27 @@ import nbconvert.preprocessors, traitlets
 class PatientExecutePreprocessor(nbconvert.preprocessors.ExecutePreprocessor):
     startup_timeout = traitlets.Integer(int(kernel_start))
 nbconvert.preprocessors.ExecutePreprocessor = PatientExecutePreprocessor
+import re
+# RULES
 import otter.api
 results = otter.api.grade_submission(submission, autograder, quiet=True)
 report = {}
 for name, test_file in results.results.items():
     report[name] = {"score": float(test_file.score), "possible": float(test_file.possible), "cases": [
         {"hidden": bool(r.test_case.hidden), "points": r.test_case.points, "passed": bool(r.passed),
-         "message": "" if r.test_case.hidden else str(r.message or "")}
+         "message": rules(str(r.message or "")) if r.test_case.hidden else str(r.message or "")}
         for r in test_file.test_case_results]}
 with open(out, "w") as handle:
     json.dump(report, handle)
 """
+
+
+def rules(message: str) -> str:
+    """Of a hidden test's message, only the rules it found broken: the lines ``<name>Error: rule: <what>``."""
+    return "\n".join(re.findall(r"^\w*(?:Error|Exception): (rule: .*)$", message, flags=re.M))
+
+
+RUNNER = RUNNER.replace("# RULES\n", inspect.getsource(rules).replace("message: str) -> str", "message)"))
 
 
 @dataclass

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from unittest import mock
 
+import nbclient
 import nbformat
 import pytest
 import yaml
@@ -169,16 +172,17 @@ def test_no_solution_or_hidden_test_leaks_to_students(name):
 
 
 def chapter_solution_lines() -> set[str]:
-    """Distinctive code lines that the chapters write only inside gated exercise solutions."""
+    """Distinctive code lines that the chapters write only inside gated exercise solutions (a line that any chapter
+    also writes outside a solution, or prints from the package's source, is not the solution's to hide)."""
+    solution = r"```\{solution-start\}.*?```\{solution-end\}"
+    texts = [chapter.read_text() for chapter in (ROOT / "chapters").glob("*.md")]
+    outside = "\n".join([re.sub(solution, "", text, flags=re.S) for text in texts]
+                        + [path.read_text() for path in (ROOT / "code" / "gatedrnn").rglob("*.py")])
     lines = set()
-    for chapter in (ROOT / "chapters").glob("*.md"):
-        text = chapter.read_text()
-        inside = re.findall(r"```\{solution-start\}.*?```\{solution-end\}", text, flags=re.S)
-        outside = re.sub(r"```\{solution-start\}.*?```\{solution-end\}", "", text, flags=re.S)
-        for block in inside:
-            for cell in re.findall(r"```\{code-cell\} ipython3\n(.*?)```", block, flags=re.S):
-                lines.update(line.strip() for line in cell.splitlines()
-                             if len(line.strip()) >= 24 and line.strip() not in outside)
+    for block in (block for text in texts for block in re.findall(solution, text, flags=re.S)):
+        for cell in re.findall(r"```\{code-cell\} ipython3\n(.*?)```", block, flags=re.S):
+            lines.update(line.strip() for line in cell.splitlines()
+                         if len(line.strip()) >= 24 and line.strip() not in outside)
     return lines
 
 
@@ -202,11 +206,20 @@ def test_student_book_has_no_exercise_solutions():
     assert not leaks, f"{len(leaks)} solution lines in the student book, first {leaks[:3]}"
 
 
-def blank_with_cell(name: str, source: str, where: Path, at_end: bool = False) -> Path:
-    """The blank student notebook of ``name`` with one extra code cell after the first (or at the end, where its
-    definitions replace the template's), saved as ``where``."""
+def blank_with_cell(name: str, source: str, where: Path, answers: bool = False) -> Path:
+    """The blank student notebook of ``name`` with one extra code cell, saved as ``where``: after the first cell,
+    or with ``answers``, after every cell that holds a template to fill in, so that its definitions replace the
+    template's before any check runs (otter grades each question at its first check in the notebook)."""
     nb = nbformat.read(built(name, "student"), as_version=4)
-    nb.cells.insert(len(nb.cells) if at_end else 1, nbformat.v4.new_code_cell(source))
+    if not answers:
+        nb.cells.insert(1, nbformat.v4.new_code_cell(source))
+    else:
+        templates = [index for index, cell in enumerate(nb.cells)
+                     if cell.cell_type == "code" and re.search(r"^def \w+\(", cell.source, re.M)
+                     and re.search(r"^\s+\.\.\.\s*$", cell.source, re.M)]
+        assert templates, f"{name}: no template cell found in the student notebook"
+        for index in reversed(templates):
+            nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
     nbformat.write(nb, where)
     return where
 
@@ -282,7 +295,7 @@ def test_hostile_submissions_score_zero_in_parallel_and_harm_no_one(tmp_path):
     name = FASTEST
     other = tmp_path / f"s9_{name}.ipynb"
     other.write_bytes(built(name, "solution").read_bytes())
-    submissions = [blank_with_cell(name, source, tmp_path / f"{label}_{name}.ipynb", at_end=label == "smuggle")
+    submissions = [blank_with_cell(name, source, tmp_path / f"{label}_{name}.ipynb", answers=label == "smuggle")
                    for label, source in HOSTILE.items()]
     # overwrites a classmate's submission with a blank notebook before that one is graded
     submissions.insert(0, blank_with_cell(
@@ -342,10 +355,151 @@ def test_student_notebooks_install_what_they_need_and_save_themselves_on_colab(n
     nb = nbformat.read(built(name, "student"), as_version=4)
     install, start = nb.cells[0], nb.cells[1]
     assert "otter-grader==7.0.0" in install.source and publish.WHEEL_URL in install.source
-    assert start.source.endswith(f'grader = otter.Notebook("{name}.ipynb")')
+    assert f'grader = otter.Notebook(_this_notebook("{name}"))' in start.source
     assert not install.metadata["editable"] and not start.metadata["editable"]
     # Where everything is installed, the cell installs nothing; on (a stand-in for) Colab it saves the notebook,
     # which otter then opens to find the public tests.
     (tmp_path / "install.py").write_text(install.source)
     subprocess.run([sys.executable, "-c", FAKE_COLAB], cwd=tmp_path, check=True, timeout=120)
     assert json.loads((tmp_path / f"{name}.ipynb").read_text())["metadata"] == {"saved": "get_ipynb"}
+
+
+# What a student could hand in for rnn-bptt without doing the work: the book's chapter 3 and the package hold the
+# tanh RNN's forward and backward passes (alpha = 1), and autograd holds every gradient.
+ATTACKS = {
+    # the package's functions imported under other names, behind the assignment's signatures
+    "renamed": ("from gatedrnn.instruments.bptt import rnn_forward as _forward, rnn_backward as _backward\n"
+                "def rnn_forward(x, h0, W_ih, W_hh, b, alpha):\n    return _forward(x, h0, W_ih, W_hh, b)\n"
+                "def rnn_backward(x, h0, states, W_ih, W_hh, g, alpha):\n"
+                "    grads = _backward(g, x, h0, states, W_ih, W_hh)\n"
+                "    return grads.weight_ih, grads.weight_hh, grads.bias, grads.h0"),
+    # the code chapter 3 prints, copied and fitted to the signatures
+    "copied": None,  # written from the package's source below
+    # the right forward pass, and the gradients from autograd
+    "autograd": ("def rnn_forward(x, h0, W_ih, W_hh, b, alpha):\n    states, h = [], h0\n    for x_t in x:\n"
+                 "        h = (1 - alpha) * h + alpha * torch.tanh(x_t @ W_ih.T + h @ W_hh.T + b)\n"
+                 "        states.append(h)\n    return torch.stack(states)\n"
+                 "def rnn_backward(x, h0, states, W_ih, W_hh, g, alpha):\n"
+                 "    params = [p.detach().clone().requires_grad_() for p in (W_ih, W_hh, h0)]\n"
+                 "    b = torch.zeros(W_hh.shape[0], requires_grad=True)\n"
+                 "    (rnn_forward(x, params[2], params[0], params[1], b, alpha) * g).sum().backward()\n"
+                 "    return params[0].grad, params[1].grad, b.grad, params[2].grad"),
+}
+
+
+def copied_from_the_book() -> str:
+    """Chapter 3's two functions as the book prints them (from the package's source), renamed to the assignment's
+    and given its signatures."""
+    import inspect
+
+    from gatedrnn.instruments import bptt
+    source = inspect.getsource(bptt.rnn_forward).replace("_check_shapes(x, h0, weight_ih, weight_hh, bias)", "pass")
+    source += inspect.getsource(bptt.rnn_backward).replace("-> Gradients:", ":").replace(
+        "return Gradients(", "return dict(").replace("delta=delta,", "")
+    return ("from torch import Tensor\n"
+            + source.replace("def rnn_forward(", "def _forward(").replace("def rnn_backward(", "def _backward(")
+            + "def rnn_forward(x, h0, W_ih, W_hh, b, alpha):\n    return _forward(x, h0, W_ih, W_hh, b)\n"
+            + "def rnn_backward(x, h0, states, W_ih, W_hh, g, alpha):\n"
+            + "    d = _backward(g, x, h0, states, W_ih, W_hh)\n"
+            + "    return d['weight_ih'], d['weight_hh'], d['bias'], d['h0']\n")
+
+
+def test_answers_from_the_book_the_package_or_autograd_do_not_pass(tmp_path):
+    """The renaming attack and the copy from the book score nothing on the backward pass, public or hidden; the
+    autograd answer fails the public check already, which names the rule, as does the hidden test's feedback."""
+    name = "rnn-bptt"
+    sources = {label: source or copied_from_the_book() for label, source in ATTACKS.items()}
+    submissions = [blank_with_cell(name, "import torch\n" + source, tmp_path / f"{label}_{name}.ipynb", answers=True)
+                   for label, source in sources.items()]
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
+    assert cli.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
+                       "--timeout", str(TIMEOUT_S), "--feedback", str(feedback)]) == 0
+    rows = {Path(row["submission"]).name.split("_")[0]: row for row in csv.DictReader(out.read_text().splitlines())}
+    for label, row in rows.items():
+        assert row["status"] == "graded" and float(row["rnn_backward"]) == 0.0, (label, row)
+    assert float(rows["autograd"]["rnn_forward"]) == 2.0  # its forward pass is right: the rule alone costs it
+    assert float(rows["renamed"]["rnn_forward"]) < 2.0 and float(rows["copied"]["rnn_forward"]) < 2.0
+    text = (feedback / f"autograd_{name}.md").read_text()
+    public, hidden = text.split("## rnn_backward")[1].split("hidden test", 1)
+    assert "rule: rnn_backward must not use autograd" in public and "rule: rnn_backward must not use" in hidden
+    assert not [line for line in secrets(name)["hidden test"] if line in text]
+
+
+def test_a_bonus_adds_to_full_marks():
+    points = autograder.questions(built("rnn-bptt", "autograder"))
+    assert autograder.possible(points) == 7.0 and sum(points.values()) == 10.0, points
+    assert [question for question in points if autograder.is_bonus(question)] == ["bonus_lstm_step_backward"]
+
+
+def test_the_zip_of_another_assignment_stops_before_grading(tmp_path, capsys):
+    out = tmp_path / "grades.csv"
+    assert cli.main([str(built("claims", "autograder")), str(built("rnn-bptt", "student")), "--out", str(out)]) == 2
+    assert "claims-autograder.zip grades 'claims', but rnn-bptt.ipynb is 'rnn-bptt'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_renamed_notebook_checks_and_exports_itself(tmp_path):
+    """A browser's second download ("rnn-bptt (1).ipynb"), beside another notebook, in a kernel that does not say
+    which notebook it runs: every check runs (no NameError), and the export cell writes a zip of this notebook,
+    without LaTeX."""
+    name = FASTEST
+    notebook = tmp_path / f"{name} (1).ipynb"
+    notebook.write_bytes(built(name, "student").read_bytes())
+    (tmp_path / "notes.ipynb").write_text(json.dumps(nbformat.v4.new_notebook()))
+    nb = nbformat.read(notebook, as_version=4)
+    env = {key: value for key, value in os.environ.items() if key != "JPY_SESSION_NAME"}
+    client = nbclient.NotebookClient(nb, timeout=TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}})
+    with mock.patch.dict(os.environ, env, clear=True):
+        client.execute()
+    errors = [output for cell in nb.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert not errors, errors
+    (export,) = tmp_path.glob("*.zip")
+    with zipfile.ZipFile(export) as archive:
+        assert notebook.name in archive.namelist() and not any(n.endswith(".pdf") for n in archive.namelist())
+
+
+CELL_ATTACKS = {
+    # the package's LSTM step, imported under another name, fed the multiplicative input: the cell done right, by
+    # the package; and its GRU step for the minimal gated unit
+    "renamed": ("from gatedrnn.nn.cells import lstm_step as _step, gru_step as _gru\n"
+                "def mlstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh, W_mx, W_mh):\n"
+                "    return _step(x @ W_ih.T + b_ih, (x @ W_mx.T) * (h @ W_mh.T), c, W_hh, b_hh)\n"
+                "def mgu_cell(x, h, W_ih, W_hh, b_ih, b_hh):\n    return _gru(x @ W_ih.T + b_ih, h, W_hh, b_hh)\n"
+                "def mlstm_layer(xs, h0, c0, *weights):\n    h, c, out = h0, c0, []\n    for x in xs:\n"
+                "        h, c = mlstm_cell(x, h, c, *weights)\n        out.append(h)\n"
+                "    return torch.stack(out), (h, c)"),
+    # the LSTM and GRU steps as the book prints them (the package's source), fitted to the signatures
+    "copied": None,
+}
+
+
+def cells_copied_from_the_book() -> str:
+    import inspect
+
+    from gatedrnn.nn import cells
+    source = "\n".join(inspect.getsource(f) for f in (cells.lstm_gates, cells.lstm_step, cells.gru_gates, cells.gru_step))
+    return ("import torch.nn.functional as F\nfrom torch import Tensor\n" + source
+            + "def mlstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh, W_mx, W_mh):\n"
+            + "    return lstm_step(x @ W_ih.T + b_ih, h, c, W_hh, b_hh)\n"
+            + "def mgu_cell(x, h, W_ih, W_hh, b_ih, b_hh):\n    return gru_step(x @ W_ih.T + b_ih, h, W_hh, b_hh)\n")
+
+
+def test_cells_from_the_book_or_the_package_do_not_pass(tmp_path):
+    """The package's LSTM step under another name is refused (its code is swapped, whatever it is called), and the
+    book's LSTM and GRU steps, copied, are not these cells."""
+    name = "lstm-gru-cells"
+    sources = {label: source or cells_copied_from_the_book() for label, source in CELL_ATTACKS.items()}
+    submissions = [blank_with_cell(name, "import torch\n" + source, tmp_path / f"{label}_{name}.ipynb", answers=True)
+                   for label, source in sources.items()]
+    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
+    assert cli.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
+                       "--timeout", str(TIMEOUT_S), "--feedback", str(feedback)]) == 0
+    rows = {Path(row["submission"]).name.split("_")[0]: row for row in csv.DictReader(out.read_text().splitlines())}
+    for label, row in rows.items():
+        assert row["status"] == "graded", (label, row)
+        assert float(row["mlstm_cell"]) == 0.0 and float(row["mgu_cell"]) == 0.0, (label, row)
+    assert float(rows["renamed"]["mlstm_layer"]) == 0.0, rows["renamed"]
+    # the copied cells' layer is consistent with those cells (the public check): at most that case's point
+    assert float(rows["copied"]["total"]) <= 1.0, rows["copied"]
+    text = (feedback / f"renamed_{name}.md").read_text()
+    assert "rule: mlstm_cell must be written with tensor arithmetic" in text
