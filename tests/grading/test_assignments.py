@@ -404,17 +404,24 @@ def copied_from_the_book() -> str:
             + "    return d['weight_ih'], d['weight_hh'], d['bias'], d['h0']\n")
 
 
-def test_answers_from_the_book_the_package_or_autograd_do_not_pass(tmp_path):
-    """The renaming attack and the copy from the book score nothing on the backward pass, public or hidden; the
-    autograd answer fails the public check already, which names the rule, as does the hidden test's feedback."""
-    name = "rnn-bptt"
-    sources = {label: source or copied_from_the_book() for label, source in ATTACKS.items()}
+def graded_answers(name: str, sources: dict[str, str], tmp_path: Path) -> tuple[dict[str, dict], Path]:
+    """Grade one notebook per source (its definitions in place of the templates, see :func:`blank_with_cell`),
+    two at a time, with feedback; returns the CSV rows by label and the feedback folder."""
     submissions = [blank_with_cell(name, "import torch\n" + source, tmp_path / f"{label}_{name}.ipynb", answers=True)
                    for label, source in sources.items()]
     out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
     assert cli.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
                        "--timeout", str(TIMEOUT_S), "--feedback", str(feedback)]) == 0
     rows = {Path(row["submission"]).name.split("_")[0]: row for row in csv.DictReader(out.read_text().splitlines())}
+    return rows, feedback
+
+
+def test_answers_from_the_book_the_package_or_autograd_do_not_pass(tmp_path):
+    """The renaming attack and the copy from the book score nothing on the backward pass, public or hidden; the
+    autograd answer fails the public check already, which names the rule, as does the hidden test's feedback."""
+    name = "rnn-bptt"
+    rows, feedback = graded_answers(name, {label: source or copied_from_the_book() for label, source in ATTACKS.items()},
+                                    tmp_path)
     for label, row in rows.items():
         assert row["status"] == "graded" and float(row["rnn_backward"]) == 0.0, (label, row)
     assert float(rows["autograd"]["rnn_forward"]) == 2.0  # its forward pass is right: the rule alone costs it
@@ -488,13 +495,8 @@ def test_cells_from_the_book_or_the_package_do_not_pass(tmp_path):
     """The package's LSTM step under another name is refused (its code is swapped, whatever it is called), and the
     book's LSTM and GRU steps, copied, are not these cells."""
     name = "lstm-gru-cells"
-    sources = {label: source or cells_copied_from_the_book() for label, source in CELL_ATTACKS.items()}
-    submissions = [blank_with_cell(name, "import torch\n" + source, tmp_path / f"{label}_{name}.ipynb", answers=True)
-                   for label, source in sources.items()]
-    out, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
-    assert cli.main([str(built(name, "autograder")), *map(str, submissions), "--out", str(out), "--workers", "2",
-                       "--timeout", str(TIMEOUT_S), "--feedback", str(feedback)]) == 0
-    rows = {Path(row["submission"]).name.split("_")[0]: row for row in csv.DictReader(out.read_text().splitlines())}
+    rows, feedback = graded_answers(
+        name, {label: source or cells_copied_from_the_book() for label, source in CELL_ATTACKS.items()}, tmp_path)
     for label, row in rows.items():
         assert row["status"] == "graded", (label, row)
         assert float(row["mlstm_cell"]) == 0.0 and float(row["mgu_cell"]) == 0.0, (label, row)
