@@ -163,6 +163,7 @@ def test_the_command_line_names_a_bad_input_in_one_line_and_takes_a_folder(tmp_p
         "autograder: expected the autograder zip from `make assignments` first, got":
             [str(folder / "s1_hw.ipynb"), str(ag)],
         "submissions: no such file or folder": [str(ag), str(tmp_path / "missing")],
+        "take out the .ipynb it holds": [str(ag), str(ag)],
         "submissions: no .ipynb file in the folder": [str(ag), str(tmp_path / "fb_none")],
     }
     (tmp_path / "fb_none").mkdir()

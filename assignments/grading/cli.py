@@ -80,7 +80,8 @@ def notebooks(paths: list[Path]) -> list[Path]:
                 raise ValueError(f"submissions: no .ipynb file in the folder {path}")
             found += inside
         elif path.suffix == ".zip":
-            raise ValueError(f"submissions: {path} is a zip; the autograder zip comes first, then the notebooks")
+            raise ValueError(f"submissions: {path} is a zip: the autograder zip comes first, then the notebooks; "
+                             "from a zip that the notebook's export cell wrote, take out the .ipynb it holds")
         elif not path.is_file():
             raise ValueError(f"submissions: no such file or folder: {path}")
         else:
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("autograder", type=Path, help="the autograder zip from `make assignments`")
     parser.add_argument("submissions", type=Path, nargs="+",
-                        help="submitted notebooks (.ipynb), or folders of them")
+                        help="submitted notebooks (.ipynb), or folders of them; a student's export zip holds "
+                             "the notebook, to be taken out first")
     parser.add_argument("--out", type=Path, required=True, help="the CSV of grades to write")
     parser.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
