@@ -18,7 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SCREENSHOTS, TIMEOUT_MS
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "_build" / "screenshots"
+TIMEOUT_MS = 20_000
 
 JUPYTER = Path(sys.executable).parent / "jupyter"
 CHAPTER = "lstm"
