@@ -8,6 +8,7 @@ characters it holds, and code cells must stay where the document has them.
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from docutils import nodes
 from docutils.core import publish_doctree
@@ -78,18 +79,17 @@ def test_lists_and_tables_parse():
 
 
 def test_code_cells_keep_their_place():
-    executed = {"cells": [{"cell_type": "code", "source": "install", "metadata": {"tags": ["remove-cell"]},
-                           "outputs": [], "execution_count": 1},
-                          {"cell_type": "markdown", "source": "# Title", "metadata": {}},
-                          {"cell_type": "code", "source": "shown", "metadata": {}, "outputs": [],
-                           "execution_count": 2},
-                          {"cell_type": "code", "source": "solution", "metadata": {}, "outputs": [],
-                           "execution_count": 3}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    executed = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("install", metadata={"tags": ["remove-cell"]}, execution_count=1),
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("shown", execution_count=2),
+        nbformat.v4.new_code_cell("solution", execution_count=3)])
     chunks = ["# Title", "Text before.", jupyter_markdown.CodeCell(2), "Text after.", "## Next", "More."]
     notebook = jupyter_markdown.rewrite(executed, chunks)
     assert [(cell["cell_type"], cell["source"]) for cell in notebook["cells"]] == [
         ("code", "install"), ("markdown", "# Title\n\nText before."), ("code", "shown"),
         ("markdown", "Text after."), ("markdown", "## Next\n\nMore.")]
+    nbformat.validate(nbformat.from_dict(notebook))  # a valid notebook: the new Markdown cells have ids
     folded = jupyter_markdown.rewrite(executed, [jupyter_markdown.CodeCell(3, folded=True)])
     assert folded["cells"][-1]["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
     with pytest.raises(ValueError, match="does not have"):

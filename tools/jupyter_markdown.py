@@ -321,8 +321,9 @@ class Renderer:
         return out + ([details(run, cells > 0)] if run else [])
 
 
-def markdown_cell(text: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": text}
+def markdown_cell(text: str, identity: str | None) -> dict:
+    """A Markdown cell, with an id where the notebook's format has them (nbformat 4.5 and later require one)."""
+    return {"cell_type": "markdown", **({"id": identity} if identity else {}), "metadata": {}, "source": text}
 
 
 def headed(chunks: list[str]) -> list[str]:
@@ -360,8 +361,11 @@ def rewrite(executed: dict, chunks: list[Chunk]) -> dict:
     hidden = [index for index in hidden if index >= first_text]
     text: list[str] = []
 
+    with_ids = (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5)
+
     def flush() -> None:
-        cells.extend(markdown_cell(block) for block in headed(text))
+        for block in headed(text):
+            cells.append(markdown_cell(block, f"markdown-{len(cells) + 1}" if with_ids else None))
         text.clear()
 
     for chunk in chunks:

@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 from markdown_it import MarkdownIt
 from test_notebooks import CHAPTERS, PUBLISH, publish
@@ -73,6 +74,11 @@ def plain_text(texts: list[str]) -> str:
 
 CASES = [(edition, chapter) for edition in EDITIONS for chapter in CHAPTERS]
 IDS = [f"{edition}/{chapter.stem}" for edition, chapter in CASES]
+
+
+@pytest.mark.parametrize("edition, chapter", CASES, ids=IDS)
+def test_valid_notebook(edition, chapter):
+    nbformat.validate(nbformat.from_dict(notebook(edition, chapter)))
 
 
 @pytest.mark.parametrize("edition, chapter", CASES, ids=IDS)
