@@ -211,8 +211,7 @@ class Renderer:
         if isinstance(node, (nodes.target, addnodes.index, nodes.comment, nodes.substitution_definition,
                              nodes.system_message, addnodes.toctree, nodes.footnote, nodes.citation)):
             return []
-        if isinstance(node, (nodes.container, nodes.compound, nodes.section, nodes.Element)) and not isinstance(
-                node, nodes.TextElement):
+        if isinstance(node, nodes.Element) and not isinstance(node, nodes.TextElement):
             return self.blocks(node, depth)  # a wrapper (a cell's output, the content of an exercise …)
         LOGGER.warning(f"{self.page_url}: no Markdown for the block node {kind}", type="jupyter_markdown")
         return [escape(node.astext())]
@@ -266,7 +265,8 @@ class Renderer:
             cells = [" ".join(self.inline(paragraph) for paragraph in entry.findall(nodes.paragraph)).strip() or
                      escape(entry.astext()) for entry in row.children]
             rows.append("| " + " | ".join(cells) + " |")
-        head = len(list(node.findall(nodes.thead))) and len(next(node.findall(nodes.thead)).children)
+        thead = next(node.findall(nodes.thead), None)
+        head = len(thead.children) if thead is not None else 0
         width = max((len(row.children) for row in node.findall(nodes.row)), default=0)
         rule = "|" + "---|" * width
         if not head:  # Markdown tables need a header row: an empty one

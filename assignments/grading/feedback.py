@@ -81,7 +81,7 @@ def redacted(line: str, secret: set[str]) -> str:
 
 def detail(grade: Grade | None) -> str:
     """Why a run scored nothing (time limit, a notebook that would not run), in its last non-empty line."""
-    if grade is None or grade.status == "graded" and not grade.detail:
+    if grade is None or (grade.status == "graded" and not grade.detail):
         return ""
     lines = [line.strip() for line in grade.detail.splitlines() if line.strip()]
     return lines[-1][:300] if lines else grade.status
