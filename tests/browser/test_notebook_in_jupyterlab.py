@@ -9,6 +9,7 @@ TeX source may show, and the solutions must be folded. A full-page screenshot go
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "_build" / "screenshots"
-TIMEOUT_MS = 20_000
+# How long MathJax may take to typeset the notebook on a loaded machine.
+WAIT_MS = 60_000
 
 JUPYTER = Path(sys.executable).parent / "jupyter"
 CHAPTER = "lstm"
@@ -102,17 +104,21 @@ def lab(publish, tmp_path_factory):
             server.wait(timeout=30)
 
 
-def test_notebook_reads_like_the_page(browser, lab):
+def test_notebook_reads_like_the_page(browser, lab, publish):
+    notebook = json.loads((publish / "notebooks" / "chapters" / f"{CHAPTER}.ipynb").read_text())
+    markdown = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    expected = [f"({number})" for number in re.findall(r"\\tag\{([^}]+)\}", markdown)]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     try:
         tab.goto(lab, wait_until="load")
         tab.wait_for_selector(".jp-MarkdownCell .jp-RenderedMarkdown", timeout=60_000)
-        # MathJax typesets after the Markdown renders: wait until the count of typeset formulas stops changing.
+        # MathJax typesets after the Markdown renders, in batches: wait until every tagged equation is typeset and the
+        # count of typeset formulas has stopped changing (a loaded machine can pause between batches).
         previous, report = -1, None
-        for _ in range(TIMEOUT_MS // 500):
+        for _ in range(WAIT_MS // 500):
             report = tab.evaluate(READ_JS)
-            if report["typeset"] and report["typeset"] == previous:
+            if len(report["tags"]) >= len(expected) and report["typeset"] == previous:
                 break
             previous = report["typeset"]
             tab.wait_for_timeout(500)
@@ -128,7 +134,7 @@ def test_notebook_reads_like_the_page(browser, lab):
     assert report["markdownCells"] > 10, report
     assert not report["leftovers"], f"TeX or MyST source shows in the rendered notebook: {report['leftovers']}"
     assert report["mathErrors"] == 0, f"{report['mathErrors']} formulas failed to typeset"
-    assert report["tags"] == [f"(6.{n})" for n in range(1, len(report["tags"]) + 1)] and len(report["tags"]) >= 5, (
-        f"display equations numbered {report['tags']}: {report}")
+    assert len(expected) >= 5 and report["tags"] == expected, (
+        f"display equations numbered {report['tags']} in JupyterLab, {expected} in the notebook: {report}")
     assert report["details"] >= 3 and report["openDetails"] == 0, "the solutions should be folded"
     assert report["figures"] >= 3, "figure captions missing"
