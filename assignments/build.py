@@ -43,11 +43,15 @@ GRADING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 AUTOGRADER_SOURCE = "/autograder/source"
 
 
+# Where pip finds PyTorch's CPU build: PyPI's Linux wheel bundles CUDA, several GB that a machine without an NVIDIA
+# GPU never uses.
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
 # What the export cell at the end of every assignment tells the student (it writes a zip with the notebook, no PDF:
 # that would need LaTeX).
 HAND_IN = ("Save the notebook (File → Save; on Colab this is done for you), then run the cell below. It checks "
-           "every question once more and writes a zip file next to this notebook (on Colab: in the Files panel, "
-           "on the left). Upload that zip, or the notebook itself, where your teacher collects the assignment.")
+           "every question once more and writes a zip file next to this notebook; on Colab it downloads the "
+           "notebook itself instead. Upload that zip or notebook where your teacher collects the assignment.")
 
 
 def pinned(packages: tuple[str, ...] = GRADING_PACKAGES) -> list[str]:
@@ -73,14 +77,20 @@ def grading_config(wheel: str) -> dict:
 
 def first_cells(name: str) -> list[dict]:
     """The two cells every assignment starts with. The first installs otter-grader and the book's package where
-    either is missing (Colab, Binder, a laptop), exactly as the chapters' first cell installs the package, and on
+    either is missing (Colab, Binder, a laptop), exactly as the chapters' first cell installs the package, after
+    the grader's PyTorch where there is none (its CPU build on Linux without an NVIDIA GPU), and on
     Colab saves the notebook to disk, because otter reads the public tests from the notebook's file and Colab keeps
     none. The second starts otter, as its own init cell would."""
     otter_pin = next(pin for pin in pinned() if pin.startswith("otter-grader")).replace("[grading]", "")
+    (torch_pin,) = pinned(("torch",))
     install = f"""# On Colab, on Binder or on your own computer this installs what the assignment needs; where both are
 # installed already (the book's environment, the grading server) it does nothing.
-import importlib.util, json, os, sys
+import importlib.util, json, os, shutil, sys
 _wheel = os.environ.get("GATEDRNN_WHEEL", "{publish.WHEEL_URL}")
+if importlib.util.find_spec("torch") is None:  # the grader's PyTorch; on Linux without a GPU, its CPU build
+    _cpu = sys.platform.startswith("linux") and shutil.which("nvidia-smi") is None
+    _index = "--index-url {CPU_TORCH_INDEX}" if _cpu else ""
+    %pip install --quiet "{torch_pin}" {{_index}}
 if importlib.util.find_spec("otter") is None or importlib.util.find_spec("gatedrnn") is None:
     %pip install --quiet "{otter_pin}" "gatedrnn @ {{_wheel}}"
 if "google.colab" in sys.modules and not os.path.exists("{name}.ipynb"):
@@ -106,14 +116,25 @@ def _this_notebook(name):
     mine = [path for path in glob.glob("*.ipynb") if assignment(path) == name]
     return max(mine, key=os.path.getmtime) if mine else None
 
-grader = otter.Notebook(_this_notebook("{name}"))
-if "google.colab" in sys.modules:  # Colab keeps the notebook in the browser: export what is there now
-    def _export_current(*args, _export=grader.export, **kwargs):
-        from google.colab import _message
-        with open(grader._notebook or "{name}.ipynb", "w") as _file:
+_notebook = _this_notebook("{name}")
+if "google.colab" not in sys.modules:
+    grader = otter.Notebook(_notebook)
+else:  # otter on Colab reads public tests from files only, and cannot export: both are done here
+    with open(_notebook) as _file:
+        _tests = json.load(_file)["metadata"]["otter"]["tests"]
+    os.makedirs("tests-{name}", exist_ok=True)
+    for _question, _source in _tests.items():
+        with open(os.path.join("tests-{name}", _question + ".py"), "w") as _file:
+            _file.write(_source)
+    grader = otter.Notebook(_notebook, tests_dir="tests-{name}")
+
+    def _download_current(*args, **kwargs):
+        from google.colab import _message, files
+        with open(_notebook, "w") as _file:  # the notebook as it is in the browser now
             json.dump(_message.blocking_request("get_ipynb")["ipynb"], _file)
-        return _export(*args, **kwargs)
-    grader.export = _export_current"""
+        print(f"Downloading {{_notebook}}: upload this notebook where your teacher collects the assignment.")
+        files.download(_notebook)
+    grader.export = _download_current"""
     locked = {"editable": False, "deletable": False}
     return [{"cell_type": "code", "execution_count": None, "id": f"gatedrnn-{role}", "metadata": dict(locked),
              "outputs": [], "source": source} for role, source in (("install", install), ("otter-init", start))]

@@ -32,6 +32,7 @@ FASTEST = "rnn-bptt"
 
 sys.path.insert(0, str(ROOT / "assignments"))
 sys.path.insert(0, str(ROOT / "tools"))
+import build  # noqa: E402
 from grading import autograder, cli, isolation  # noqa: E402
 import publish  # noqa: E402
 
@@ -355,13 +356,87 @@ def test_student_notebooks_install_what_they_need_and_save_themselves_on_colab(n
     nb = nbformat.read(built(name, "student"), as_version=4)
     install, start = nb.cells[0], nb.cells[1]
     assert "otter-grader==7.0.0" in install.source and publish.WHEEL_URL in install.source
-    assert f'grader = otter.Notebook(_this_notebook("{name}"))' in start.source
+    assert f'_notebook = _this_notebook("{name}")' in start.source and "otter.Notebook(_notebook" in start.source
     assert not install.metadata["editable"] and not start.metadata["editable"]
     # Where everything is installed, the cell installs nothing; on (a stand-in for) Colab it saves the notebook,
     # which otter then opens to find the public tests.
     (tmp_path / "install.py").write_text(install.source)
     subprocess.run([sys.executable, "-c", FAKE_COLAB], cwd=tmp_path, check=True, timeout=120)
     assert json.loads((tmp_path / f"{name}.ipynb").read_text())["metadata"] == {"saved": "get_ipynb"}
+
+
+
+
+# The install cell where PyTorch is missing, on Linux, with or without nvidia-smi: what it asks pip for.
+NO_TORCH = """
+import importlib.util, shutil, sys
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+asked = []
+shell.register_magic_function(asked.append, "line", "pip")
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *args: None if name == "torch" else find_spec(name, *args)
+shutil.which = lambda command: {which!r}
+sys.platform = "linux"
+assert shell.run_cell(open("install.py").read()).success
+print(repr(asked))
+"""
+
+
+def test_without_pytorch_the_install_cell_asks_for_the_graders_version_as_a_cpu_build_without_a_gpu(tmp_path):
+    (torch_pin,) = build.pinned(("torch",))
+    (tmp_path / "install.py").write_text(nbformat.read(built(FASTEST, "student"), as_version=4).cells[0].source)
+    asked = {}
+    for which in (None, "/usr/bin/nvidia-smi"):
+        out = subprocess.run([sys.executable, "-c", NO_TORCH.format(which=which)], cwd=tmp_path, check=True,
+                             capture_output=True, text=True, timeout=120).stdout
+        asked[which] = eval(out.strip().splitlines()[-1])
+    assert asked[None] == [f'install --quiet "{torch_pin}" --index-url {build.CPU_TORCH_INDEX}'], asked
+    assert [line.strip() for line in asked["/usr/bin/nvidia-smi"]] == [f'install --quiet "{torch_pin}"'], asked
+
+
+# A stand-in for Colab, run as a notebook's first cell: otter knows Colab by the class of the IPython shell
+# (google.colab._shell.Shell), the notebook lives in the browser (``_message``) and ``files.download`` hands a file
+# to the student. BROWSER is the notebook as the browser holds it; DOWNLOADS, where downloads land.
+COLAB_CELL = """
+import json, shutil, sys, types
+message = types.ModuleType("google.colab._message")
+message.blocking_request = lambda request: {{"ipynb": json.loads(open({browser!r}).read())}}
+files = types.ModuleType("google.colab.files")
+files.download = lambda path: shutil.copy(path, {downloads!r})
+colab = types.ModuleType("google.colab")
+colab._message, colab.files = message, files
+sys.modules.update({{"google": types.ModuleType("google"), "google.colab": colab, "google.colab._message": message,
+                    "google.colab.files": files}})
+_shell = get_ipython()
+_shell.__class__ = type("Shell", (type(_shell),), {{"__module__": "google.colab._shell"}})
+"""
+
+
+def test_on_colab_the_public_checks_run_and_the_notebook_is_downloaded(tmp_path):
+    """On (a stand-in for) Colab, where otter refuses tests kept in the notebook and refuses to export, the answered
+    notebook, opened from the browser with no file on disk, runs every public check and hands in the notebook as
+    it is in the browser."""
+    name = FASTEST
+    browser, downloads = tmp_path / "browser.ipynb", tmp_path / "downloads"
+    downloads.mkdir()
+    work = tmp_path / "content"
+    work.mkdir()
+    browser.write_bytes(built(name, "solution").read_bytes())
+    nb = nbformat.read(browser, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(COLAB_CELL.format(browser=str(browser), downloads=str(downloads))))
+    nb.cells.append(nbformat.v4.new_code_cell('assert grader.interpreter.name == "COLAB", "otter did not see Colab"'))
+    env = {key: value for key, value in os.environ.items() if key != "JPY_SESSION_NAME"}
+    client = nbclient.NotebookClient(nb, timeout=TIMEOUT_S, resources={"metadata": {"path": str(work)}})
+    with mock.patch.dict(os.environ, env, clear=True):
+        client.execute()
+    errors = [output for cell in nb.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert not errors, errors
+    checks = [cell for cell in nb.cells if cell.cell_type == "code" and "grader.check(" in cell.source]
+    assert checks and all("passed" in json.dumps(cell.outputs) for cell in checks)
+    assert sorted(path.stem for path in (work / f"tests-{name}").glob("*.py")) == sorted(
+        autograder.questions(built(name, "autograder")))
+    assert json.loads((downloads / f"{name}.ipynb").read_text()) == json.loads(browser.read_text())
 
 
 # What a student could hand in for rnn-bptt without doing the work: the book's chapter 3 and the package hold the
@@ -505,3 +580,45 @@ def test_cells_from_the_book_or_the_package_do_not_pass(tmp_path):
     assert float(rows["copied"]["total"]) <= 1.0, rows["copied"]
     text = (feedback / f"renamed_{name}.md").read_text()
     assert "rule: mlstm_cell must be written with tensor arithmetic" in text
+
+
+# What a student could hand in for diagnose-training from the book and the package: chapter 4's measurement (which
+# the assignment asks them to use), with the fixes chapters 5 to 7 print in place of the ones the assignment asks for.
+MEASURED = ("def gradient_factor(model, T, seed):\n"
+            "    x, y = tasks.adding_problem(T, BATCH, generator=torch.Generator().manual_seed(seed))\n"
+            "    norms = gatedrnn.grad_norms_through_time(model.rnn, x, lambda out: tasks.adding_loss(model.readout(out[-1]), y))\n"
+            "    return gatedrnn.decay_factor(norms)\n"
+            "def diagnose(model, T, seed):\n"
+            "    return 'exploding' if gradient_factor(model, T, seed) > 1 else 'vanishing'\n")
+DIAGNOSE_ATTACKS = {
+    # chapter 5's norm clipping at the threshold, and chapter 6's forget bias of 1, imported under other names
+    "book": (MEASURED + "from gatedrnn.experiments.clipping import clip_by_norm_ as _clip\n"
+             "from gatedrnn.nn.initialisation import forget_gate_bias_ as _forget\n"
+             "def adaptive_clip_(parameters, lam, eps=1e-3):\n    return int(_clip(list(parameters), lam) > lam)\n"
+             "def retention_bias(T, keep):\n    return 1.0\n"
+             "def fixed_model(seed):\n    model = vanishing_model(seed)\n    _forget(model.rnn, 1.0)\n"
+             "    return model\n"),
+    # PyTorch's value clipping, and the package's chrono initialisation over run B's length
+    "package": (MEASURED + "from gatedrnn.nn.initialisation import chrono_bias_ as _chrono\n"
+                "def adaptive_clip_(parameters, lam, eps=1e-3):\n"
+                "    torch.nn.utils.clip_grad_value_(list(parameters), lam)\n    return 1\n"
+                "def retention_bias(T, keep):\n    return math.log(T - 1)\n"
+                "def fixed_model(seed):\n    model = vanishing_model(seed)\n"
+                "    _chrono(model.rnn, 20.0, generator=torch.Generator().manual_seed(seed))\n    return model\n"),
+}
+
+
+def test_fixes_from_the_book_or_the_package_do_not_pass(tmp_path):
+    """diagnose-training asks for a clipping rule and a forget bias that the book does not print: the book's own
+    fixes (norm clipping, a forget bias of 1) and the package's (value clipping, chrono initialisation), under any
+    name, score nothing on those two questions, though each rescues its run; the measurement the assignment asks
+    the student to use scores in full."""
+    name = "diagnose-training"
+    rows, feedback = graded_answers(name, DIAGNOSE_ATTACKS, tmp_path)
+    for label, row in rows.items():
+        assert row["status"] == "graded", (label, row)
+        assert float(row["diagnose"]) == 3.0, (label, row)
+        assert float(row["adaptive_clipping"]) == 0.0 and float(row["fix_vanishing"]) == 0.0, (label, row)
+    text = (feedback / f"book_{name}.md").read_text()
+    assert "rule: adaptive_clip_ must bound each unit's gradient by that unit's own weights" in text
+    assert not [line for line in secrets(name)["hidden test"] if line in text]
