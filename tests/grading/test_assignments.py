@@ -622,3 +622,16 @@ def test_fixes_from_the_book_or_the_package_do_not_pass(tmp_path):
     text = (feedback / f"book_{name}.md").read_text()
     assert "rule: adaptive_clip_ must bound each unit's gradient by that unit's own weights" in text
     assert not [line for line in secrets(name)["hidden test"] if line in text]
+
+
+def test_neither_the_book_nor_the_package_computes_the_claims_statistic():
+    """claims' question 3 asks for a percentile bootstrap interval of a difference of medians: no module of the
+    package and no chapter's code computes one, so there is nothing to import or copy (its five claims are ones the
+    book does not test, so its experiment cannot be copied from a chapter either)."""
+    pattern = re.compile(r"bootstrap|resampl", re.I)
+    assert any(pattern.search(cell) for cell in code_cells(ROOT / "assignments" / "claims" / "claims.md"))
+    sources = {path: path.read_text() for path in (ROOT / "code" / "gatedrnn").rglob("*.py")}
+    sources.update({path: "\n".join(code_cells(path)) for path in (ROOT / "chapters").glob("*.md")})
+    assert len(sources) > 40
+    found = sorted(path.name for path, text in sources.items() if pattern.search(text))
+    assert not found, f"a bootstrap in {found}: claims' question 3 would be answered by the book"
