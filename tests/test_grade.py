@@ -277,3 +277,31 @@ def test_questions_in_the_assignments_order_and_what_a_rerun_leaves(tmp_path, mo
     assert [row["detail"] for row in rows] == ["", "NotJSONError: bad file"]
     assert sorted(path.name for path in fb.iterdir()) == ["notes.md", "s1_hw.md", "s2_hw.md"]
     assert "public test 1 (1 point): failed" in (fb / "s1_hw.md").read_text()
+
+
+def test_each_submission_rendered_as_handed_in_sanitised_even_if_grading_changes_the_file(tmp_path, monkeypatch):
+    """``--rendered`` writes each graded notebook, as read before grading, to HTML named as its feedback; the
+    student's answer is there, a script of the student's is not, and a file changed during grading changes nothing."""
+    ag = autograder_zip(tmp_path)
+    submissions = []
+    for who in ("s1", "s2"):
+        nb = {"cells": [{"cell_type": "markdown", "id": "answer", "metadata": {},
+                         "source": f"My answer, by {who}: the interval excludes zero.\n\n<script>alert(1)</script>"}],
+              "metadata": {"otter": {"assignment_name": "hw"}}, "nbformat": 4, "nbformat_minor": 5}
+        path = tmp_path / f"{who}_hw.ipynb"
+        path.write_text(json.dumps(nb))
+        submissions.append(path)
+
+    def fake_grade_all(autograder_path, graded, timeout, **options):
+        submissions[1].write_text("{}")  # a submission that overwrites another's file while it is graded
+        return [synthetic(str(s), 2.0) for s in graded]
+
+    monkeypatch.setattr(cli, "grade_all", fake_grade_all)
+    (tmp_path / "roster.csv").write_text("student_id,name\ns1,Ada\ns2,Bob\n")
+    assert cli.main([str(ag), *map(str, submissions), "--out", str(tmp_path / "grades.csv"), "--roster",
+                     str(tmp_path / "roster.csv"), "--rendered", str(tmp_path / "rendered")]) == 0
+    assert sorted(p.name for p in (tmp_path / "rendered").iterdir()) == ["s1.html", "s2.html"]
+    for who in ("s1", "s2"):
+        html = (tmp_path / "rendered" / f"{who}.html").read_text()
+        assert f"My answer, by {who}: the interval excludes zero." in html
+        assert "<script>alert(1)</script>" not in html

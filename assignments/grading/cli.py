@@ -3,7 +3,7 @@
     python assignments/grade.py AUTOGRADER.zip SUBMISSION.ipynb|FOLDER [...] --out grades.csv
         [--workers N] [--timeout SECONDS] [--memory GIB] [--feedback DIR] [--python PYTHON]
         [--roster roster.csv] [--manifest submissions.csv] [--deadline ISO-TIME]
-        [--late-per-day PERCENT] [--late-cap PERCENT]
+        [--late-per-day PERCENT] [--late-cap PERCENT] [--rendered DIR]
 
 Isolation. Every submission and the autograder are read into memory before grading starts; each submission is then
 graded from that copy in its own temporary directory, with its own copy of the autograder, in its own process group,
@@ -21,6 +21,8 @@ CSV's ``possible`` and ``percent`` count the other questions only, so full marks
 Feedback. With ``--feedback DIR`` every graded submission gets ``DIR/<student or file>.md``: each question's score,
 every public test with its failure message, and every hidden test by number and points only (never its code or
 message), with the rule it found broken, if any (autograd where the question forbids it …). The CSV links to it.
+With ``--rendered DIR`` every graded submission is also written, as handed in and not run, to ``DIR/<same
+name>.html``, for reading answers marked by hand.
 
 Roster and deadlines. With ``--roster`` (a CSV with a ``student_id`` column and optionally ``name``), a submission
 belongs to the student whose ID appears in its *file name* whole (the file names are what an LMS export
@@ -46,7 +48,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grading.autograder import assignment_name, hidden_lines, notebook_assignment, possible, questions
-from grading.feedback import Row, write_csv, write_feedback
+from grading.feedback import Row, write_csv, write_feedback, write_rendered
 from grading.isolation import DEFAULT_MEMORY_GIB, DEFAULT_TIMEOUT_S, Grade, grade_all
 from grading.roster import Selection, late_penalty, parse_time, read_roster, select, submission_times
 
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that grades (default: this one), e.g. a venv built from the zip")
     parser.add_argument("--feedback", type=Path, help="write one Markdown feedback file per submission here")
+    parser.add_argument("--rendered", type=Path,
+                        help="write each submission as handed in (not run) as HTML here, to read answers by hand")
     parser.add_argument("--roster", type=Path, help="CSV with a student_id column (and optionally name)")
     parser.add_argument("--manifest", type=Path, help="CSV with columns file and submitted_at (ISO 8601)")
     parser.add_argument("--deadline", help="ISO 8601 time after which a submission is late")
@@ -137,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     chosen = select(args.submissions, roster, times)
+    handed_in = {str(path): path.read_bytes() for path in chosen.graded} if args.rendered else {}
     grades = dict(zip(chosen.graded, grade_all(args.autograder, chosen.graded, args.timeout, workers=args.workers,
                                                memory_gib=args.memory, python=args.python)))
     rows = grade_rows(chosen, grades, roster, times, deadline, args.late_per_day, args.late_cap)
     if args.feedback:
         assignment = args.autograder.stem.removesuffix("-autograder")
         write_feedback(rows, points, assignment, hidden_lines(args.autograder), args.feedback, args.out.resolve().parent)
+    if args.rendered:
+        write_rendered(rows, handed_in, args.rendered)
     write_csv(rows, points, args.out)
 
     for row in rows:

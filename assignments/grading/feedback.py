@@ -105,17 +105,10 @@ def write_csv(rows: list[Row], points: dict[str, float], path: Path) -> None:
                              detail(grade)])
 
 
-def write_feedback(rows: list[Row], points: dict[str, float], assignment: str, secret: set[str], directory: Path,
-                   csv_dir: Path) -> None:
-    """Write :func:`feedback_text` of every graded row to ``directory/<student ID or file stem>.md`` (made unique
-    with -2, -3, ...) and set the row's ``feedback`` to that file's path relative to ``csv_dir``. The feedback files
-    of an earlier run for the same assignment are removed first; other files are left alone."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("*.md"):  # an earlier run's feedback for this assignment, which this run replaces
-        with old.open() as handle:
-            if handle.readline().startswith(f"# {assignment}: feedback for "):
-                old.unlink()
-    used: set[str] = set()
+def output_names(rows: list[Row]) -> list[tuple[Row, str]]:
+    """Each graded row with the name its files get: the student ID, or the submission's file stem, with anything
+    but letters, digits, ``_``, ``.`` and ``-`` replaced, made unique with -2, -3, ..."""
+    named, used = [], set()
     for row in rows:
         if row.grade is None:
             continue
@@ -125,6 +118,36 @@ def write_feedback(rows: list[Row], points: dict[str, float], assignment: str, s
             n += 1
             key = f"{stem}-{n}"
         used.add(key)
+        named.append((row, key))
+    return named
+
+
+def write_feedback(rows: list[Row], points: dict[str, float], assignment: str, secret: set[str], directory: Path,
+                   csv_dir: Path) -> None:
+    """Write :func:`feedback_text` of every graded row to ``directory/<name>.md`` (:func:`output_names`) and set the
+    row's ``feedback`` to that file's path relative to ``csv_dir``. The feedback files of an earlier run for the
+    same assignment are removed first; other files are left alone."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.md"):  # an earlier run's feedback for this assignment, which this run replaces
+        with old.open() as handle:
+            if handle.readline().startswith(f"# {assignment}: feedback for "):
+                old.unlink()
+    for row, key in output_names(rows):
         target = directory / f"{key}.md"
         target.write_text(feedback_text(row, points, assignment, secret))
         row.feedback = os.path.relpath(target, csv_dir)
+
+
+def write_rendered(rows: list[Row], notebooks: dict[str, bytes], directory: Path) -> None:
+    """Write every graded row's notebook, as the student handed it in (``notebooks``: its bytes by submission path,
+    read before grading), to ``directory/<name>.html`` (:func:`output_names`), for reading answers by hand. Nothing
+    is run; the HTML is sanitised, so a notebook's own HTML or JavaScript does not run in the teacher's browser."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    exporter = HTMLExporter(sanitize_html=True)
+    for row, key in output_names(rows):
+        notebook = nbformat.reads(notebooks[row.grade.submission].decode("utf-8", errors="replace"), as_version=4)
+        html, _ = exporter.from_notebook_node(notebook)
+        (directory / f"{key}.html").write_text(html)
