@@ -93,6 +93,11 @@ if importlib.util.find_spec("torch") is None:  # the grader's PyTorch; on Linux 
     %pip install --quiet "{torch_pin}" {{_index}}
 if importlib.util.find_spec("otter") is None or importlib.util.find_spec("gatedrnn") is None:
     %pip install --quiet "{otter_pin}" "gatedrnn @ {{_wheel}}"
+    importlib.invalidate_caches()
+    _missing = [name for name in ("torch", "otter", "gatedrnn") if importlib.util.find_spec(name) is None]
+    if _missing:
+        raise RuntimeError(f"installing {{', '.join(_missing)}} failed (pip says why above): "
+                           "check the internet connection and run this cell again")
 if "google.colab" in sys.modules and not os.path.exists("{name}.ipynb"):
     from google.colab import _message
     with open("{name}.ipynb", "w") as _file:
