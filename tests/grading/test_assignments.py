@@ -401,6 +401,17 @@ def test_without_pytorch_the_install_cell_asks_for_the_graders_version_as_a_cpu_
     assert len(asked) == 2 and "RuntimeError('installing torch, otter failed (pip says why above)" in error, error
 
 
+def run_without_a_session_name(nb: nbformat.NotebookNode, where: Path) -> None:
+    """Execute ``nb`` in ``where`` in a kernel that is not told which notebook it runs (no ``JPY_SESSION_NAME``, as
+    on Colab and in some Jupyter front ends), and fail on any cell's error."""
+    env = {key: value for key, value in os.environ.items() if key != "JPY_SESSION_NAME"}
+    client = nbclient.NotebookClient(nb, timeout=TIMEOUT_S, resources={"metadata": {"path": str(where)}})
+    with mock.patch.dict(os.environ, env, clear=True):
+        client.execute()
+    errors = [output for cell in nb.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert not errors, errors
+
+
 # A stand-in for Colab, run as a notebook's first cell: otter knows Colab by the class of the IPython shell
 # (google.colab._shell.Shell), the notebook lives in the browser (``_message``) and ``files.download`` hands a file
 # to the student. BROWSER is the notebook as the browser holds it; DOWNLOADS, where downloads land.
@@ -432,12 +443,7 @@ def test_on_colab_the_public_checks_run_and_the_notebook_is_downloaded(tmp_path)
     nb = nbformat.read(browser, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(COLAB_CELL.format(browser=str(browser), downloads=str(downloads))))
     nb.cells.append(nbformat.v4.new_code_cell('assert grader.interpreter.name == "COLAB", "otter did not see Colab"'))
-    env = {key: value for key, value in os.environ.items() if key != "JPY_SESSION_NAME"}
-    client = nbclient.NotebookClient(nb, timeout=TIMEOUT_S, resources={"metadata": {"path": str(work)}})
-    with mock.patch.dict(os.environ, env, clear=True):
-        client.execute()
-    errors = [output for cell in nb.cells for output in cell.get("outputs", []) if output.output_type == "error"]
-    assert not errors, errors
+    run_without_a_session_name(nb, work)
     checks = [cell for cell in nb.cells if cell.cell_type == "code" and "grader.check(" in cell.source]
     assert checks and all("passed" in json.dumps(cell.outputs) for cell in checks)
     assert sorted(path.stem for path in (work / f"tests-{name}").glob("*.py")) == sorted(
@@ -535,12 +541,7 @@ def test_a_renamed_notebook_checks_and_exports_itself(tmp_path):
     notebook.write_bytes(built(name, "student").read_bytes())
     (tmp_path / "notes.ipynb").write_text(json.dumps(nbformat.v4.new_notebook()))
     nb = nbformat.read(notebook, as_version=4)
-    env = {key: value for key, value in os.environ.items() if key != "JPY_SESSION_NAME"}
-    client = nbclient.NotebookClient(nb, timeout=TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}})
-    with mock.patch.dict(os.environ, env, clear=True):
-        client.execute()
-    errors = [output for cell in nb.cells for output in cell.get("outputs", []) if output.output_type == "error"]
-    assert not errors, errors
+    run_without_a_session_name(nb, tmp_path)
     (export,) = tmp_path.glob("*.zip")
     with zipfile.ZipFile(export) as archive:
         assert notebook.name in archive.namelist() and not any(n.endswith(".pdf") for n in archive.namelist())
