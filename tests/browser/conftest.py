@@ -101,6 +101,15 @@ COLLECT_JS = r"""() => {
     .map(pre => ({line: (pre.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '')).trim(),
                   scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth}));
   closed.forEach(d => { d.open = false; });
+  // Display equations at the desktop width: the typeset formula must fit its box (no scrolling, nothing cut off).
+  const wideMath = [...document.querySelectorAll('div.math')].filter(visible).map(div => {
+    const formula = div.querySelector('mjx-container');
+    if (!formula) return null;
+    const box = div.getBoundingClientRect(), inner = formula.getBoundingClientRect();
+    const wide = formula.scrollWidth > formula.clientWidth + 1 || inner.right > box.right + 1 || inner.left < box.left - 1;
+    return wide ? {id: div.id, width: formula.scrollWidth, room: formula.clientWidth} : null;
+  }).filter(Boolean);
+  const captions = [...document.querySelectorAll('figcaption')].map(c => c.textContent.replace(/\s+/g, ' ').trim());
   const links = [...document.querySelectorAll('a[href]')];
   const colab = links.filter(a => a.getAttribute('href').startsWith('https://colab.research.google.com/'))
     .map(a => a.getAttribute('href'));
@@ -113,7 +122,7 @@ COLLECT_JS = r"""() => {
     mathElements: mathElements.length, untypeset: untypeset.slice(0, 10), untypesetCount: untypeset.length,
     mjx: document.querySelectorAll('mjx-container').length,
     mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 10),
-    equations, images, wideCode,
+    equations, images, wideCode, wideMath, captions,
     colab: [...new Set(colab)], download: [...new Set(download)],
     solutionElements: document.querySelectorAll('.solution').length,
     solutionText: (allText.match(/Solution to\s*Exercise[^.]{0,20}/g) || []).slice(0, 5),

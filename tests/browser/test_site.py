@@ -2,9 +2,9 @@
 
 Per page (``main/chapters/lstm``, ``student/search`` ...): no console error, no failed request, no request outside
 127.0.0.1; formulas typeset by MathJax and no raw TeX left; images loaded; equation numbers shown; no sideways
-overflow of the prose at 390 px nor of code inputs at 1280 px; no solution in the student edition. Per chapter: the
-Colab and download buttons lead to the published notebook. Then the search, the dark mode, and a page opened from
-disk with the network cut.
+overflow of the prose at 390 px nor of code inputs or display equations at 1280 px; no equation label in a
+caption; no solution in the student edition. Per chapter: the Colab and download buttons lead to the published
+notebook. Then the search, the dark mode, and a page opened from disk with the network cut.
 """
 
 import json
@@ -121,6 +121,21 @@ def test_equation_numbers(site, webpage):
         problems += [f"{label}: labelled in the source, no numbered equation on the page"
                      for label in source_labels(page) if label not in equations]
     assert not problems, f"equation numbers on {report['url']}:{listing(problems)}"
+
+
+def all_labels() -> set[str]:
+    return {label for source in (REPO / "chapters").glob("*.md") for label in source_labels(f"chapters/{source.name}")}
+
+
+def test_captions_show_equation_numbers_not_labels(site, webpage):
+    """A caption refers to an equation by its number, (6.3), never by the label in the source, (lstm-cell-bound):
+    a label in parentheses, or a label with a hyphen anywhere, is a reference that was not resolved."""
+    report = site.report(*webpage)
+    labels = all_labels()
+    raw = [caption for caption in report["captions"]
+           if any(f"({label})" in caption or ("-" in label and re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])",
+                                                                         caption)) for label in labels)]
+    assert not raw, f"captions on {report['url']} show equation labels:{listing(raw)}"
 
 
 # e. Colab and download buttons
@@ -251,6 +266,12 @@ def test_prose_fits_phone_width(site, webpage):
     problems += [f"paragraph {p['scrollWidth']} px wide in its {p['clientWidth']} px: {p['text']}"
                  for p in phone["paragraphs"]]
     assert not problems, f"{report['url']} overflows sideways at 390 px:{listing(problems)}"
+
+
+def test_display_equations_fit_desktop(site, webpage):
+    report = site.report(*webpage)
+    assert not report["wideMath"], (f"display equations of {report['url']} are wider than their box at 1280x800:"
+                                    f"{listing(report['wideMath'])}")
 
 
 def test_code_inputs_fit_desktop(site, webpage):
