@@ -50,3 +50,24 @@ def test_no_glue_name_is_written_twice(chapter):
     names = re.findall(r"""\bglue\(\s*["']([^"'{}]+)["']""", cells)
     twice = sorted({name for name in names if names.count(name) > 1})
     assert not twice, f"{chapter.name}: glued more than once: {twice}"
+
+
+def notation_table() -> list[tuple[str, str]]:
+    """(symbol, meaning) for every symbol of the introduction's notation table (a row may list several)."""
+    text = (ROOT / "chapters" / "introduction.md").read_text()
+    table = text.split("## Notation", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    return [(symbol.strip(), row[1]) for row in rows
+            for symbol in re.findall(r"\$[^$]+\$", row[0].lstrip("| "))]
+
+
+def test_each_symbol_of_the_notation_table_has_one_meaning_and_is_used():
+    symbols = [symbol for symbol, _ in notation_table()]
+    assert len(symbols) > 30, symbols
+    repeated = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+    assert not repeated, f"listed with more than one meaning: {repeated}"
+    chapters = "".join(path.read_text() for path in (ROOT / "chapters").glob("*.md")
+                       if path.name != "introduction.md")
+    # each symbol up to its argument: \rho of \rho(W), \lVert of \lVert \cdot \rVert
+    unused = [symbol for symbol in symbols if re.split(r"[ (]", symbol.strip("$"))[0] not in chapters]
+    assert not unused, f"in the notation table but in no chapter: {unused}"
