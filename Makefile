@@ -62,7 +62,7 @@ _build/.code-$(CODE_HASH): $(STAMP)
 
 # The book's own Sphinx extensions and stylesheet shape every page, but Sphinx re-renders only pages whose sources
 # changed: a change in them drops its record of what it has read (not the execution cache), so every page is redone.
-EXT_HASH = $(shell cat tools/book_links.py tools/executed_notebooks.py tools/jupyter_markdown.py tools/reading_time.py \
+EXT_HASH = $(shell cat tools/book_links.py tools/executed_notebooks.py tools/jupyter_markdown.py tools/powers_of_ten.py tools/reading_time.py \
 	tools/remove_solutions.py \
 	_static/*.css \
 	| sha256sum | cut -c1-16)

@@ -162,3 +162,70 @@ def test_decay_factor_accepts_two_fitted_steps_exactly_and_rejects_one(skip_last
     message = rf"^norms: expected at least {shortest} steps with skip_last={skip_last}, got {shortest - 1}$"
     with pytest.raises(ValueError, match=message):
         gatedrnn.decay_factor(norms[1:], skip_last=skip_last)
+
+
+def reference_cell_paths(net, x, y):
+    """∂L/∂h_t and ∂L/∂c_t by autograd through torch.nn.LSTMCell (weights copied), and the carousel path built
+    from torch.nn.LSTMCell's forget gate recomputed from its own weights: each sequence's gradients [T, N, H]."""
+    lstm = net.rnn
+    cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
+    h = torch.zeros(x.shape[1], lstm.hidden_size, dtype=torch.float64)
+    c = torch.zeros_like(h)
+    hs, cs, forget = [], [], []
+    H = lstm.hidden_size
+    for x_t in x.unbind(0):
+        gates = x_t @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+        forget.append(torch.sigmoid(gates[:, H:2 * H]).detach())  # torch's gate order: i, f, g, o
+        h, c = cell(x_t, (h, c))
+        hs.append(h)
+        cs.append(c)
+    loss = ((net.readout(h) - y) ** 2).sum()
+    grads = torch.autograd.grad(loss, hs + cs)
+    grad_h, grad_c = torch.stack(grads[: len(hs)]), torch.stack(grads[len(hs):])
+    carousel = []
+    for t in range(len(hs)):
+        kept = torch.ones_like(forget[0])
+        for f in forget[t + 1:]:
+            kept = kept * f
+        carousel.append(kept * grad_c[-1])
+    return grad_h, grad_c, torch.stack(carousel)
+
+
+def test_lstm_gradient_paths_against_torch_cells_and_autograd():
+    torch.manual_seed(2)
+    net = gatedrnn.nn.models.LastStep(gatedrnn.LSTM(2, 6), 1).double()
+    x, y = torch.randn(15, 4, 2, dtype=torch.float64), torch.randn(4, 1, dtype=torch.float64)
+    paths = gatedrnn.instruments.gradients.lstm_gradient_paths(net, x, y, lambda out, t: ((out - t) ** 2).sum())
+    grad_h, grad_c, carousel = reference_cell_paths(net, x, y)
+    torch.testing.assert_close(paths.h, grad_h.norm(dim=-1), atol=1e-14, rtol=1e-10)
+    torch.testing.assert_close(paths.c, grad_c.norm(dim=-1), atol=1e-14, rtol=1e-10)
+    torch.testing.assert_close(paths.carousel, carousel.norm(dim=-1), atol=1e-14, rtol=1e-10)
+    expected_share = (carousel * grad_c).sum(-1) / grad_c.pow(2).sum(-1)
+    torch.testing.assert_close(paths.share, expected_share, atol=1e-12, rtol=1e-10)
+    assert paths.h.shape == (15, 4) and float(paths.share[-1].min()) == pytest.approx(1.0)  # c_T: one path
+
+
+def test_without_recurrent_weights_the_carousel_is_the_only_path():
+    """With W_hh = 0 no gate reads h_{t-1}, so c_t reaches the loss along the cell alone (exercise 6.1)."""
+    torch.manual_seed(3)
+    net = gatedrnn.nn.models.LastStep(gatedrnn.LSTM(3, 5), 1).double()
+    with torch.no_grad():
+        net.rnn.weight_hh_l0.zero_()
+    x, y = torch.randn(20, 3, 3, dtype=torch.float64), torch.randn(3, 1, dtype=torch.float64)
+    paths = gatedrnn.instruments.gradients.lstm_gradient_paths(net, x, y, torch.nn.functional.mse_loss)
+    torch.testing.assert_close(paths.carousel, paths.c, atol=1e-15, rtol=1e-12)
+    torch.testing.assert_close(paths.share, torch.ones_like(paths.share), atol=0, rtol=1e-12)
+
+
+def test_lstm_gradient_paths_rejects_what_it_cannot_measure():
+    paths = gatedrnn.instruments.gradients.lstm_gradient_paths
+    x, y = torch.randn(5, 2, 3), torch.randn(2, 1)
+    with pytest.raises(TypeError, match="net: expected a models.LastStep, got LSTM"):
+        paths(gatedrnn.LSTM(3, 4), x, y, torch.nn.functional.mse_loss)
+    with pytest.raises(ValueError, match="net: expected a one-layer, unidirectional gatedrnn.LSTM"):
+        paths(gatedrnn.nn.models.LastStep(gatedrnn.GRU(3, 4), 1), x, y, torch.nn.functional.mse_loss)
+    with pytest.raises(ValueError, match=r"inputs: expected a tensor \[T, N, 3\], got torch.Size\(\[5, 2\]\)"):
+        paths(gatedrnn.nn.models.LastStep(gatedrnn.LSTM(3, 4), 1), x[..., 0], y, torch.nn.functional.mse_loss)

@@ -3,8 +3,11 @@ light and the dark theme (figures are drawn on an opaque white card, so dark-the
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import matplotlib as mpl
 import torch
+from torch import Tensor
 
 # Okabe–Ito colours: distinguishable with the common colour-vision deficiencies, and in greyscale by lightness.
 PALETTE = {
@@ -105,9 +108,10 @@ def _line(ax, points, color: str = "black", width: float = 1.2) -> None:
     ax.plot(xs, ys, color=color, linewidth=width, solid_capstyle="round", zorder=1)
 
 
-def _node(ax, xy, text: str, edge: str = "black", size: int = 10, shape: str = "round,pad=0.3") -> None:
+def _node(ax, xy, text: str, edge: str = "black", size: int = 10, shape: str = "round,pad=0.3",
+          face: str = "white", width: float = 1.4) -> None:
     ax.text(*xy, text, ha="center", va="center", fontsize=size, zorder=3,
-            bbox=_BOX | {"edgecolor": edge, "boxstyle": shape})
+            bbox=_BOX | {"edgecolor": edge, "boxstyle": shape, "facecolor": face, "linewidth": width})
 
 
 def _frame(ax, width: float, height: float) -> None:
@@ -117,10 +121,17 @@ def _frame(ax, width: float, height: float) -> None:
     ax.set_axis_off()
 
 
-def draw_lstm_cell(ax) -> None:
+LSTM_GATE_NAMES = ("f", "i", "g", "o")
+
+
+def draw_lstm_cell(ax, highlight: str | None = None) -> None:
     """Draw one LSTM step (eqs. lstm-gates, lstm-cell, lstm-hidden): the carousel c_{t-1} → c_t along the top,
     multiplied by the forget gate and added to by the input gate's share of the candidate, and the output gate
-    reading the squashed cell into h_t. Gates are boxes, elementwise operations circles."""
+    reading the squashed cell into h_t. Gates are boxes, elementwise operations circles. With ``highlight`` one of
+    ``'f'``, ``'i'``, ``'g'``, ``'o'``, that gate is filled and its arrow drawn in colour, the other gates greyed:
+    the cell built gate by gate."""
+    if highlight is not None and highlight not in LSTM_GATE_NAMES:
+        raise ValueError(f"highlight: expected None or one of {LSTM_GATE_NAMES}, got {highlight!r}")
     blue = PALETTE["LSTM"]
     _frame(ax, 10, 6.2)
     _line(ax, [(0.3, 5), (9.7, 5)], color=blue, width=3.5)  # the carousel
@@ -135,23 +146,27 @@ def draw_lstm_cell(ax) -> None:
     ax.text(1.35, 0.2, "$x_t$", fontsize=11)
     gates = {"f": (2.5, r"$\sigma$", "forget $f_t$"), "i": (4.2, r"$\sigma$", "input $i_t$"),
              "g": (5.8, r"$\tanh$", "candidate $g_t$"), "o": (7.5, r"$\sigma$", "output $o_t$")}
-    for x, symbol, name in gates.values():
+    lit = {name: highlight in (None, name) for name in gates}  # drawn in colour
+    for name, (x, symbol, label) in gates.items():
         _line(ax, [(x, 1), (x, 2.2)])
-        _node(ax, (x, 2.5), symbol, edge=blue, shape="square,pad=0.3")
-        ax.text(x + 0.12, 1.75, name, fontsize=8, ha="left" if x > 7 else "center", va="center",
+        _node(ax, (x, 2.5), symbol, edge=blue if lit[name] else PALETTE["baseline"], shape="square,pad=0.3",
+              face="#cce3f0" if highlight == name else "white", width=2.4 if highlight == name else 1.4)
+        ax.text(x + 0.12, 1.75, label, fontsize=8, ha="left" if x > 7 else "center", va="center",
+                color="black" if lit[name] else PALETTE["baseline"],
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    path = {name: (blue, 2.2) if highlight == name else ("black", 1.2) for name in gates}
     _node(ax, (2.5, 5), r"$\times$", shape="circle,pad=0.15")
     _node(ax, (5.0, 5), "$+$", shape="circle,pad=0.15")
     _node(ax, (5.0, 3.8), r"$\times$", shape="circle,pad=0.15")
-    _arrow(ax, (2.5, 2.85), (2.5, 4.7))
-    _arrow(ax, (4.2, 2.85), (4.8, 3.6))
-    _arrow(ax, (5.8, 2.85), (5.2, 3.6))
+    _arrow(ax, (2.5, 2.85), (2.5, 4.7), *path["f"])
+    _arrow(ax, (4.2, 2.85), (4.8, 3.6), *path["i"])
+    _arrow(ax, (5.8, 2.85), (5.2, 3.6), *path["g"])
     _arrow(ax, (5.0, 4.1), (5.0, 4.7))
     _node(ax, (8.5, 4.1), r"$\tanh$", shape="round,pad=0.2")
     _arrow(ax, (8.5, 5), (8.5, 4.4), shrink=0)
     _node(ax, (8.5, 3.0), r"$\times$", shape="circle,pad=0.15")
     _arrow(ax, (8.5, 3.8), (8.5, 3.3))
-    _arrow(ax, (7.5, 2.85), (8.25, 2.95))
+    _arrow(ax, (7.5, 2.85), (8.25, 2.95), *path["o"])
     _arrow(ax, (8.8, 3.0), (9.8, 3.0))
     ax.text(9.3, 3.25, "$h_t$", fontsize=11)
 
@@ -222,3 +237,111 @@ def draw_bptt(ax, steps: int = 6, window: int | None = 3) -> None:
         ax.plot([edge, edge], [-0.75, 0.75], color=grey, linestyle="--", linewidth=1)
         ax.text(edge - 0.1, -0.6, f"dropped by truncation (k = {window})", ha="right", fontsize=8, color=grey)
         ax.text(edge + 0.1, -0.6, "kept", ha="left", fontsize=8, color=red)
+
+
+def draw_rnn_cell(ax) -> None:
+    """Draw one plain RNN step (eq. rnn-hidden) in the language of :func:`draw_lstm_cell`: the state line
+    h_{t-1} → h_t passes through one tanh, fed by W_hh h_{t-1} and the input; nothing bypasses the weights."""
+    red = PALETTE["RNN"]
+    _frame(ax, 10, 6.2)
+    _line(ax, [(0.3, 5), (4.2, 5)], color=red, width=3.5)
+    _line(ax, [(5.8, 5), (9.7, 5)], color=red, width=3.5)
+    _arrow(ax, (9.2, 5), (9.8, 5), color=red, width=3.5, shrink=0)
+    ax.text(0.2, 5.35, "$h_{t-1}$", fontsize=11)
+    ax.text(9.3, 5.35, "$h_t$", fontsize=11)
+    ax.text(5.0, 5.75, r"$\partial h_t / \partial h_{t-1} = \mathrm{diag}(\tanh'(a_t))\, W_{hh}$", color=red,
+            ha="center", fontsize=9)
+    _node(ax, (5.0, 5), r"$\tanh$", edge=red, shape="square,pad=0.3")
+    _line(ax, [(1.2, 5), (1.2, 1), (5.0, 1)])  # the old state feeds the weights
+    _line(ax, [(3.2, 0.2), (3.2, 1)])
+    ax.text(3.35, 0.2, "$x_t$", fontsize=11)
+    _node(ax, (5.0, 2.5), r"$W_{hh} h_{t-1} + W_{ih} x_t + b$", shape="round,pad=0.3", size=9)
+    _arrow(ax, (5.0, 1), (5.0, 2.15), shrink=0)
+    _arrow(ax, (5.0, 2.85), (5.0, 4.65))
+
+
+def cobweb(ax, step_map: Callable[[Tensor], Tensor], starts: Sequence[float], steps: int,
+           domain: tuple[float, float], color: str = PALETTE["RNN"], label: str | None = None) -> Tensor:
+    """Draw the cobweb of the scalar map ``x ↦ step_map(x)``: its graph on ``domain``, the diagonal, and from each of
+    ``starts`` ``steps`` iterations as a staircase (up or down to the graph, across to the diagonal). Where the graph
+    crosses the diagonal is a fixed point; the staircases show states moving towards or away from it. Returns the
+    iterates [len(starts), steps + 1] (float64), the values the staircases visit."""
+    if not callable(step_map):
+        raise TypeError(f"step_map: expected a callable tensor -> tensor, got {type(step_map).__name__}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
+    low, high = domain
+    if not low < high:
+        raise ValueError(f"domain: expected (low, high) with low < high, got {domain!r}")
+    x = torch.as_tensor(starts, dtype=torch.float64)
+    if x.dim() != 1 or x.numel() == 0:
+        raise ValueError(f"starts: expected a non-empty sequence of numbers, got {starts!r}")
+    grid = torch.linspace(low, high, 400, dtype=torch.float64)
+    ax.plot(grid, step_map(grid), color=color, label=label)
+    ax.plot([low, high], [low, high], color=PALETTE["baseline"], linewidth=1, linestyle="--")
+    iterates = [x]
+    for _ in range(steps):
+        iterates.append(step_map(iterates[-1]))
+    iterates = torch.stack(iterates, dim=1)
+    for run in iterates:
+        # corners (x_0, x_0), (x_0, x_1), (x_1, x_1), (x_1, x_2), …: on the diagonal, then on the graph
+        xs = run.repeat_interleave(2)[:-1]
+        ys = torch.cat([run[:1], run[1:].repeat_interleave(2)])
+        ax.plot(xs, ys, color=color, linewidth=1, alpha=0.8)
+        ax.plot(run[:1], run[:1], "o", color=color, markersize=4)
+    ax.set(xlim=domain, ylim=domain, aspect="equal")
+    return iterates
+
+
+def draw_backward(ax, steps: int = 4) -> None:
+    """Draw backpropagation through time with a loss term at every step (eq. bptt-delta): the forward chain
+    h_1 → … → h_T at the bottom; above it the total gradients δ_t = ∂L/∂h_t, each the sum of its own step's direct
+    gradient g_t = ∂ℓ_t/∂h_t (from the loss term above it) and δ_{t+1} carried back one step."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps: expected an int >= 2, got {steps!r}")
+    red, grey = PALETTE["RNN"], PALETTE["baseline"]
+    ax.set_xlim(0.2, steps + 0.8)
+    ax.set_ylim(-0.5, 3.0)
+    ax.set_axis_off()
+    name = (lambda t: "T" if t == steps else str(t)) if steps > 4 else str
+    for t in range(1, steps + 1):
+        _node(ax, (t, 0), f"$h_{{{name(t)}}}$", edge=grey)
+        _node(ax, (t, 1.3), rf"$\delta_{{{name(t)}}}$", edge=red)
+        _node(ax, (t, 2.6), rf"$\ell_{{{name(t)}}}$")
+        _arrow(ax, (t, 2.35), (t, 1.6), color=red, width=1.6, shrink=0)
+        ax.text(t + 0.06, 1.95, f"$g_{{{name(t)}}}$", fontsize=9, color=red)
+        _line(ax, [(t, 0.3), (t, 1.0)], color=grey, width=0.8)
+        if t < steps:
+            _arrow(ax, (t + 0.25, 0), (t + 0.75, 0), color=grey, shrink=0)
+            _arrow(ax, (t + 0.8, 1.3), (t + 0.2, 1.3), color=red, width=1.6, shrink=0)
+            ax.text(t + 0.5, 1.0, rf"$(\partial h_{{{name(t + 1)}}} / \partial h_{{{name(t)}}})^{{\top}}$",
+                    ha="center", va="center", fontsize=8, color=red)
+    ax.text(0.25, -0.45, "forward", fontsize=8, color=grey)
+    ax.text(0.25, 1.75, "backward", fontsize=8, color=red)
+
+
+def draw_lstm_routes(ax, steps: int = 3) -> None:
+    """Draw an LSTM unrolled over ``steps`` steps with the two routes its gradient can take back: along the cell
+    c_t → c_{t-1}, one factor diag(f_t) per step and no weight matrix (eq. lstm-jac-cc), and through the outputs
+    h_t → h_{t-1}, one factor carrying the recurrent weights (eqs. lstm-jac-ch, lstm-jac-hh)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps: expected an int >= 2, got {steps!r}")
+    blue, red = PALETTE["LSTM"], PALETTE["RNN"]
+    ax.set_xlim(-0.2, 2 * steps + 0.6)
+    ax.set_ylim(-0.6, 3.6)
+    ax.set_axis_off()
+    label = lambda k: "t" if k == steps else f"t-{steps - k}"  # noqa: E731
+    for k in range(1, steps + 1):
+        x = 2 * k - 1
+        _node(ax, (x, 2.4), f"$c_{{{label(k)}}}$", edge=blue)
+        _node(ax, (x, 0.6), f"$h_{{{label(k)}}}$", edge=blue)
+        _arrow(ax, (x, 2.1), (x, 0.9), shrink=0)  # h = o ⊙ tanh(c)
+        if k < steps:
+            _arrow(ax, (x + 0.35, 2.4), (x + 1.65, 2.4), color=blue, width=3.0, shrink=0)
+            _arrow(ax, (x + 0.35, 0.75), (x + 1.65, 2.2), width=1.0, shrink=0)  # h feeds the next gates
+            _arrow(ax, (x + 0.35, 0.6), (x + 1.65, 0.6), width=1.0, shrink=0)  # and the next output gate
+            _arrow(ax, (x + 1.65, 2.9), (x + 0.35, 2.9), color=blue, width=2.0, style="--", shrink=0)
+            ax.text(x + 1, 3.05, rf"$\times f_{{{label(k + 1)}}}$", ha="center", fontsize=9, color=blue)
+            _arrow(ax, (x + 1.65, 0.1), (x + 0.35, 0.1), color=red, width=2.0, style="--", shrink=0)
+            ax.text(x + 1, -0.35, r"$\times W$ (and gates' slopes)", ha="center", fontsize=8, color=red)
+    ax.text(2 * steps - 0.4, 3.35, "cell: no weight matrix", ha="right", fontsize=8, color=blue)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gatedrnn import validation
 from gatedrnn.instruments.reference import package_twin
-from gatedrnn.nn.layers import RecurrentBase, State
+from gatedrnn.nn.cells import lstm_gates, lstm_step
+from gatedrnn.nn.layers import LSTM, RecurrentBase, State, unroll
 from gatedrnn.nn.models import LastStep
 
 
@@ -62,6 +64,63 @@ def last_step_profile(
         twin.rnn = package_twin(twin.rnn)
     inputs, targets = inputs.to("cpu", torch.float64), targets.to("cpu", torch.float64)
     return grad_norms_through_time(twin.rnn, inputs, lambda output: loss_fn(twin.readout(output[-1]), targets))
+
+
+class CellPaths(NamedTuple):
+    """Where an LSTM's gradient travels (:func:`lstm_gradient_paths`): norms per step and sequence, [T, N] each."""
+
+    h: Tensor  # ‖∂L/∂h_t‖, the total derivative
+    c: Tensor  # ‖∂L/∂c_t‖, the total derivative
+    carousel: Tensor  # ‖(f_{t+1} ⊙ … ⊙ f_T) ⊙ ∂L/∂c_T‖: the one path that stays on the cell, eq. (lstm-jac-cc)
+    share: Tensor  # ⟨carousel path, ∂L/∂c_t⟩ / ‖∂L/∂c_t‖²: its part of ‖∂L/∂c_t‖², the other paths having the rest
+
+
+def lstm_gradient_paths(
+    net: LastStep,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+) -> CellPaths:
+    """How the gradient of ``L = loss_fn(readout(h_T), targets)`` reaches each step of a
+    :class:`~gatedrnn.nn.models.LastStep` network whose recurrent layer is a one-layer :class:`gatedrnn.LSTM`, run
+    from the zero state over ``inputs`` [T, N, I].
+
+    The total derivative ∂L/∂c_t sums every path from c_t to the loss. One of them never leaves the cell: c_t →
+    c_{t+1} → … → c_T, one factor diag(f_s) per step (eq. lstm-jac-cc), then into h_T. That path's gradient is
+    ``(f_{t+1} ⊙ … ⊙ f_T) ⊙ ∂L/∂c_T``; all other paths pass through some h_s and the recurrent weights. ``share``
+    splits ‖∂L/∂c_t‖² between the two: the carousel path's projection on the total. Each sequence is measured on
+    its own (the norms are over features). Measured on a float64 copy on the CPU; ``net`` is left as it is.
+    """
+    if not isinstance(net, LastStep):
+        raise TypeError(f"net: expected a models.LastStep, got {type(net).__name__}")
+    if not isinstance(net.rnn, LSTM) or net.rnn.num_layers != 1 or net.rnn.bidirectional or net.rnn.proj_size:
+        raise ValueError(f"net: expected a one-layer, unidirectional gatedrnn.LSTM without projection, got {net.rnn!r}")
+    twin = copy.deepcopy(net).to("cpu", torch.float64)
+    params = twin.rnn.layer_parameters(0)
+    if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != twin.rnn.input_size:
+        raise ValueError(f"inputs: expected a tensor [T, N, {twin.rnn.input_size}], "
+                         f"got {getattr(inputs, 'shape', type(inputs).__name__)}")
+
+    def step(u_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, ...]]:
+        forget = lstm_gates(u_t, state[0], params.weight_hh, params.bias_hh)[1]
+        h, c = lstm_step(u_t, *state, params.weight_hh, params.bias_hh)
+        return (h, c), (h, c, forget)
+
+    with torch.enable_grad():
+        u = F.linear(inputs.to("cpu", torch.float64), params.weight_ih, params.bias_ih)
+        zeros = u.new_zeros(inputs.shape[1], twin.rnn.hidden_size)
+        emitted, (h_last, _) = unroll(step, u, (zeros, zeros))
+        hs, cs, fs = zip(*emitted)
+        loss = validation.check_scalar_loss(loss_fn(twin.readout(h_last), targets.to("cpu", torch.float64)))
+        grads = torch.autograd.grad(loss, hs + cs)
+    steps = len(hs)
+    grad_h, grad_c = torch.stack(grads[:steps]), torch.stack(grads[steps:])
+    forget = torch.stack(fs).detach()
+    # kept[t] = f_{t+1} ⊙ … ⊙ f_T (1 at the last step): the carousel's factors from step t to the end
+    kept = torch.cat([forget.flip(0).cumprod(0).flip(0)[1:], torch.ones_like(forget[:1])])
+    carousel = kept * grad_c[-1]
+    share = (carousel * grad_c).sum(-1) / (grad_c * grad_c).sum(-1)
+    return CellPaths(*(torch.linalg.vector_norm(g, dim=-1) for g in (grad_h, grad_c, carousel)), share)
 
 
 def decay_factor(norms: Tensor, *, skip_last: int = 1) -> float:
