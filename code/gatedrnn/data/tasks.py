@@ -151,6 +151,24 @@ def copy_task(
     return inputs.to(device), targets.to(device)
 
 
+
+def reversal_task(
+    batch_size: int,
+    length: int,
+    symbols: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """A batch of the reversal task: sources of ``length`` symbols drawn uniformly from 0 … ``symbols`` - 1, and
+    their reversals as targets, both int64 [length, N] (time-first). Output step i must name source step
+    T + 1 - i, so the first output needs the last input and the last output the first: every distance from 1 to
+    2T - 1 steps between cause and effect occurs once. Draws from ``generator`` on the CPU."""
+    N, T, K = check_size("batch_size", batch_size), check_size("length", length), check_size("symbols", symbols)
+    source = torch.randint(0, K, (T, N), generator=generator)
+    return source.to(device), source.flip(0).to(device)
+
+
 def digit_images() -> tuple[Tensor, Tensor]:
     """scikit-learn's 1797 handwritten digits: images float64 [1797, 8, 8] scaled to [0, 1], labels int64 [1797]."""
     from sklearn.datasets import load_digits
