@@ -38,7 +38,8 @@ def sinusoidal_positions(length: int, size: int, *, dtype: torch.dtype = torch.f
 
 class TransformerEncoderLayer(nn.Module):
     """Eq. (attn-layer) with ``num_heads`` heads and a feed-forward layer of ``feedforward_size`` units, no dropout.
-    ``forward(x [T, N, d], mask)`` returns [T, N, d]; ``mask`` as in :class:`MultiHeadSelfAttention`."""
+    ``forward(x [T, N, d], mask)`` returns [T, N, d]; ``mask`` as in
+    :class:`~gatedrnn.nn.attention.MultiHeadSelfAttention`."""
 
     def __init__(self, model_size: int, num_heads: int, feedforward_size: int, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
